@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The modules stage: the names in /etc/ember/modules, with the closure of
+ * their dependencies from modules.dep, loaded in dependency order. */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "kmod.h"
+#include "log.h"
+#include "util.h"
+
+#define MODFILE_MAX (8u << 20)
+
+static int read_text(const char *path, char **ret, size_t *ret_len)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return negative_errno();
+        if (st.st_size < 0 || (uint64_t)st.st_size > MODFILE_MAX)
+                return -EFBIG;
+        _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        ssize_t n = read(fd, buf, (size_t)st.st_size);
+        if (n != st.st_size)
+                return n < 0 ? negative_errno() : -EIO;
+        buf[n] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_len = (size_t)n;
+        return 0;
+}
+
+static int load_db(const char *moddir, struct moddb *db)
+{
+        char path[512], err[256] = "";
+        _cleanup_free_ char *dep = NULL, *builtin = NULL;
+        size_t len;
+        int r;
+
+        snprintf(path, sizeof(path), "%s/modules.dep", moddir);
+        if ((r = read_text(path, &dep, &len)) < 0)
+                return log_err("modules", "reading %s failed: %s", path, strerror(-r)), r;
+        if ((r = moddb_parse_dep(db, dep, len, err, sizeof(err))) < 0)
+                return log_err("modules", "%s: %s", path, err), r;
+        snprintf(path, sizeof(path), "%s/modules.builtin", moddir);
+        if (read_text(path, &builtin, &len) == 0 && (r = moddb_parse_builtin(db, builtin, len)) < 0)
+                return r;
+        return 0;
+}
+
+/* Loads one module and the dependencies not loaded yet. */
+static int load_closure(const struct moddb *db, const char *moddir, const char *name, unsigned char *state,
+                        size_t *order, size_t *norder, unsigned *loaded)
+{
+        char err[256] = "", path[768];
+        size_t first = *norder;
+
+        if (moddb_find(db, name) < 0 && moddb_is_builtin(db, name)) {
+                log_debug("modules", "%s is built into the kernel", name);
+                return 0;
+        }
+        int r = moddb_resolve(db, name, state, order, norder, err, sizeof(err));
+        if (r < 0)
+                return log_err("modules", "resolving %s failed: %s", name, err), r;
+        for (size_t i = first; i < *norder; i++) {
+                const struct moddep *m = &db->mods[order[i]];
+                snprintf(path, sizeof(path), "%s/%s", moddir, m->path);
+                r = kmod_load_file(path);
+                if (r == -ENODEV) {
+                        log_info("modules", "%s: no such hardware here", m->name);
+                        continue;
+                }
+                if (r < 0)
+                        return log_err("modules", "loading %s (%s) failed: %s", m->name, m->path, strerror(-r)), r;
+                if (r == 0)
+                        (*loaded)++;
+                log_debug("modules", "%s %s", m->name, r == 1 ? "was already loaded" : "loaded");
+        }
+        return 0;
+}
+
+int modules_load_list(const char *moddir, const char *list_path, char *detail, size_t detaillen)
+{
+        _cleanup_(moddb_free) struct moddb db = { 0 };
+        _cleanup_free_ char *list = NULL;
+        size_t len;
+        int r, failures = 0;
+        unsigned loaded = 0;
+
+        if ((r = read_text(list_path, &list, &len)) < 0)
+                return log_err("modules", "reading %s failed: %s", list_path, strerror(-r)), r;
+        if ((r = load_db(moddir, &db)) < 0)
+                return r;
+        _cleanup_free_ unsigned char *state = calloc(db.n + 1, 1);
+        _cleanup_free_ size_t *order = calloc(db.n + 1, sizeof(size_t));
+        if (!state || !order)
+                return -ENOMEM;
+        size_t norder = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                line[strcspn(line, "#")] = '\0';
+                char *name = line + strspn(line, " \t");
+                name[strcspn(name, " \t")] = '\0';
+                if (*name && load_closure(&db, moddir, name, state, order, &norder, &loaded) < 0)
+                        failures++;
+        }
+        snprintf(detail, detaillen, "%u loaded, %d failed", loaded, failures);
+        return failures;
+}

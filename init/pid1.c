@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Ember as PID 1: runs the boot stages in order, records the timeline, and
+ * then supervises. It never exits: a failed boot is logged and rebooted, a
+ * requested poweroff powers off. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "cmdline.h"
+#include "log.h"
+#include "mounts.h"
+#include "rootfs.h"
+#include "supervise.h"
+#include "timeline.h"
+#include "util.h"
+
+#define FAILED_BOOT_DELAY_MS 10000
+#define SHUTDOWN_GRACE_MS 5000
+
+struct boot {
+        struct ember_config cfg;
+        struct loop loop;
+        struct timeline tl;
+        char release[65];
+};
+
+typedef int (*stage_fn)(struct boot *b, char *detail, size_t len);
+
+static void log_diags(const struct diag_list *d)
+{
+        for (size_t i = 0; i < d->n; i++) {
+                if (d->items[i].level == DIAG_ERR)
+                        log_err("cmdline", "%s", d->items[i].msg);
+                else
+                        log_warn("cmdline", "%s", d->items[i].msg);
+        }
+        if (d->dropped)
+                log_warn("cmdline", "%zu more problems not shown", d->dropped);
+}
+
+static int read_cmdline(struct boot *b, char *detail, size_t len)
+{
+        char text[CMDLINE_MAX + 1];
+        struct cmdline c = { 0 };
+        struct diag_list diags = { .n = 0 };
+        _cleanup_close_ int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, text, CMDLINE_MAX);
+        if (n < 0)
+                return log_err("early", "reading /proc/cmdline failed: %m"), negative_errno();
+        text[n] = '\0';
+        int r = cmdline_split(text, (size_t)n, &c);
+        if (r < 0)
+                return log_err("early", "parsing /proc/cmdline failed: %s", strerror(-r)), r;
+        r = config_apply_cmdline(&b->cfg, &c, EMBER_IS_DEBUG_IMAGE, &diags);
+        log_set_debug(b->cfg.debug);
+        log_diags(&diags);
+        snprintf(detail, len, "%zu parameters, %d invalid", c.n, r < 0 ? 0 : r);
+        cmdline_free(&c);
+        return r < 0 ? r : 0;
+}
+
+static int stage_early(struct boot *b, char *detail, size_t len)
+{
+        int r = read_cmdline(b, detail, len);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *json = config_to_json(&b->cfg);
+        if (json && log_debug_enabled())
+                log_debug("early", "configuration: %s", json);
+        if (b->cfg.stop_after != _STAGE_INVALID)
+                log_info("early", "ember.stop_after=%s: powering off after that stage", stage_name(b->cfg.stop_after));
+        return 0;
+}
+
+static int stage_rootfs(struct boot *b, char *detail, size_t len)
+{
+        return rootfs_move_to_tmpfs(b->cfg.root_size_kind, b->cfg.root_size, detail, len);
+}
+
+static int stage_mounts(struct boot *b, char *detail, size_t len)
+{
+        return mounts_system(detail, len);
+}
+
+static int stage_modules(struct boot *b, char *detail, size_t len)
+{
+        char moddir[128];
+        snprintf(moddir, sizeof(moddir), "/lib/modules/%s", b->release);
+        int r = modules_load_list(moddir, "/etc/ember/modules", detail, len);
+        if (r != 0)
+                return r < 0 ? r : -EIO;
+        r = mounts_efivarfs();
+        if (r < 0)
+                return log_err("modules", "mounting efivarfs failed"), r;
+        if (r > 0)
+                log_info("modules", "UEFI boot: efivarfs mounted");
+        return 0;
+}
+
+/* Stages that only touch the shared mount table and the kernel run in a
+ * child, so a hang can be killed at the stage's time limit and a crash
+ * cannot take PID 1 down. Stages that change PID 1 itself run inline. */
+static const struct {
+        stage_fn fn;
+        bool in_child;
+} stage_impl[_STAGE_MAX] = {
+        [STAGE_EARLY] = { stage_early, false },
+        [STAGE_ROOTFS] = { stage_rootfs, false },
+        [STAGE_MOUNTS] = { stage_mounts, true },
+        [STAGE_MODULES] = { stage_modules, true },
+};
+
+struct stage_child {
+        struct boot *b;
+        enum stage s;
+        int pipe_w;
+};
+
+static int stage_child_start(struct child *c, void *userdata)
+{
+        struct stage_child *sc = userdata;
+        char detail[160] = "";
+        int r = stage_impl[sc->s].fn(sc->b, detail, sizeof(detail));
+        (void)!write(sc->pipe_w, detail, strlen(detail));
+        return r < 0 ? 1 : 0;
+}
+
+static bool child_gone(void *userdata)
+{
+        return ((struct child *)userdata)->exited;
+}
+
+static enum stage_result run_in_child(struct boot *b, enum stage s, char *detail, size_t len)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+                return snprintf(detail, len, "pipe: %s", strerror(errno)), RESULT_FAILED;
+        struct stage_child sc = { b, s, p[1] };
+        struct child c = { .start = stage_child_start, .userdata = &sc,
+                           .deadline = now_ms() + stage_default_timeout_s(s) * 1000ULL };
+        snprintf(c.name, sizeof(c.name), "stage %s", stage_name(s));
+        loop_add(&b->loop, &c);
+        int r = child_spawn(&b->loop, &c);
+        close(p[1]);
+        if (r == 0)
+                (void)loop_run(&b->loop, 0, child_gone, &c);
+        loop_remove(&b->loop, &c);
+        ssize_t n = read(p[0], detail, len - 1);
+        detail[n > 0 ? n : 0] = '\0';
+        close(p[0]);
+        if (r < 0)
+                return snprintf(detail, len, "fork: %s", strerror(-r)), RESULT_FAILED;
+        if (c.timed_out)
+                return snprintf(detail, len, "no result after %u s", stage_default_timeout_s(s)), RESULT_TIMEOUT;
+        return WIFEXITED(c.last_status) && WEXITSTATUS(c.last_status) == 0 ? RESULT_OK : RESULT_FAILED;
+}
+
+static enum stage_result run_stage(struct boot *b, enum stage s, char *detail, size_t len)
+{
+        if (!stage_impl[s].fn) {
+                snprintf(detail, len, "not implemented in this build");
+                return RESULT_NOT_IMPLEMENTED;
+        }
+        if (stage_impl[s].in_child)
+                return run_in_child(b, s, detail, len);
+        return stage_impl[s].fn(b, detail, len) < 0 ? RESULT_FAILED : RESULT_OK;
+}
+
+static void arm_watchdog(struct boot *b)
+{
+        char ident[40] = "";
+        int t = watchdog_open(&b->loop, "/dev/watchdog", b->cfg.watchdog_s, ident, sizeof(ident));
+        if (t < 0)
+                log_warn("watchdog", "opening /dev/watchdog failed: %s, continuing without", strerror(-t));
+        else if (t == 0)
+                log_info("watchdog", "no hardware watchdog, continuing without");
+        else
+                log_info("watchdog", "%s armed: %d s timeout, fed every %llu ms", ident, t,
+                         b->loop.wdt_interval_ms);
+}
+
+static void emit_table_line(const char *line, void *userdata)
+{
+        log_info("timeline", "%s", line);
+}
+
+static void write_timeline(struct boot *b)
+{
+        _cleanup_free_ char *json = timeline_to_json(&b->tl);
+        if (!json)
+                return log_err("timeline", "rendering boot.json failed: out of memory");
+        (void)mkdir("/run", 0755);
+        (void)mkdir("/run/ember", 0755);
+        _cleanup_close_ int fd = open("/run/ember/boot.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        size_t n = strlen(json);
+        if (fd < 0 || write(fd, json, n) != (ssize_t)n || rename("/run/ember/boot.json.tmp", "/run/ember/boot.json") < 0)
+                log_err("timeline", "writing /run/ember/boot.json failed: %m");
+        timeline_format(&b->tl, emit_table_line, NULL);
+}
+
+_Noreturn static void shutdown_now(struct boot *b, enum loop_request req)
+{
+        log_info("shutdown", "stopping all processes");
+        loop_kill_all(&b->loop, SHUTDOWN_GRACE_MS);
+        sync();
+        log_info("shutdown", "%s", req == REQUEST_POWEROFF ? "powering off" : "rebooting");
+        reboot(req == REQUEST_POWEROFF ? RB_POWER_OFF : RB_AUTOBOOT);
+        log_err("shutdown", "reboot(2) failed: %m; halting here");
+        for (;;)
+                pause();
+}
+
+/* A debug image can be told to stop feeding the watchdog and hang, so a
+ * test can prove the watchdog resets a hung node. */
+static void debug_hang(struct boot *b, enum stage s)
+{
+        if (!EMBER_IS_DEBUG_IMAGE || b->cfg.debug_hang_after != s)
+                return;
+        log_warn("debug", "ember.debug_hang_after=%s: hanging on purpose, watchdog no longer fed", stage_name(s));
+        b->loop.wdt_paused = true;
+        for (;;)
+                (void)loop_run(&b->loop, 0, NULL, NULL);
+}
+
+_Noreturn static void finish(struct boot *b, enum stage s, enum stage_result res)
+{
+        write_timeline(b);
+        if (res == RESULT_OK && b->cfg.stop_after == s) {
+                log_info("boot", "ember.stop_after=%s reached", stage_name(s));
+                shutdown_now(b, REQUEST_POWEROFF);
+        }
+        if (res != RESULT_OK) {
+                log_err("boot", "boot failed at stage %s (%s): %s; rebooting in %d s", stage_name(s),
+                        stage_result_name(res), timeline_last(&b->tl)->detail, FAILED_BOOT_DELAY_MS / 1000);
+                enum loop_request req = loop_run(&b->loop, now_ms() + FAILED_BOOT_DELAY_MS, NULL, NULL);
+                shutdown_now(b, req == REQUEST_POWEROFF ? REQUEST_POWEROFF : REQUEST_REBOOT);
+        }
+        log_info("boot", "node is up; supervising");
+        shutdown_now(b, loop_run(&b->loop, 0, NULL, NULL));
+}
+
+static void setup_console(void)
+{
+        if (fcntl(STDOUT_FILENO, F_GETFD) < 0) {
+                int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+                if (fd >= 0) {
+                        dup2(fd, 0);
+                        dup2(fd, 1);
+                        dup2(fd, 2);
+                        if (fd > 2)
+                                close(fd);
+                }
+        }
+}
+
+static void setup_kernel_logging(void)
+{
+        /* Ember's console lines must never be rate-limited away. */
+        int fd = open("/proc/sys/kernel/printk_devkmsg", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                (void)!write(fd, "on\n", 3);
+                close(fd);
+        }
+}
+
+_Noreturn void pid1_main(int argc, char **argv)
+{
+        static struct boot b;
+        struct utsname u;
+        char detail[160];
+
+        umask(022);
+        setup_console();
+        setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+        config_init(&b.cfg);
+        uname(&u);
+        snprintf(b.release, sizeof(b.release), "%s", u.release);
+        timeline_init(&b.tl, EMBER_VERSION, b.release);
+        timeline_begin(&b.tl, STAGE_EARLY, now_ms());
+
+        int r = mounts_early();
+        log_open_console(true);
+        setup_kernel_logging();
+        reboot(RB_DISABLE_CAD); /* ctrl-alt-del becomes SIGINT to us */
+        log_info("early", "Ember %s starting as PID 1 on Linux %s", EMBER_VERSION, b.release);
+        if (EMBER_IS_DEBUG_IMAGE)
+                log_warn("early", "THIS IS A DEBUG IMAGE: it honours ember.debug_* switches and must not run in production");
+        if (loop_init(&b.loop) < 0)
+                log_err("early", "setting up the signalfd failed: %m; continuing, reboot requests may be lost");
+
+        for (enum stage s = STAGE_EARLY; s < _STAGE_MAX; s++) {
+                enum stage_result res;
+                detail[0] = '\0';
+                if (s != STAGE_EARLY) {
+                        timeline_begin(&b.tl, s, now_ms());
+                        log_info(stage_name(s), "starting");
+                }
+                res = s == STAGE_EARLY && r < 0 ? RESULT_FAILED : run_stage(&b, s, detail, sizeof(detail));
+                timeline_end(&b.tl, res, now_ms(), detail);
+                const struct timeline_entry *e = timeline_last(&b.tl);
+                if (res != RESULT_OK) {
+                        log_err(stage_name(s), "%s: %s", stage_result_name(res), detail);
+                        finish(&b, s, res);
+                }
+                log_info(stage_name(s), "done in %llu ms: %s", e->end_ms - e->start_ms, detail);
+                if (s == STAGE_MODULES)
+                        arm_watchdog(&b);
+                debug_hang(&b, s);
+                if (b.cfg.stop_after == s)
+                        finish(&b, s, res);
+        }
+        finish(&b, _STAGE_MAX - 1, RESULT_OK);
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Outside PID 1 the same binary runs single stages as tools, so the host
+ * build and the tests exercise exactly the code that boots. */
+#include <getopt.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "boot.h"
+#include "cmdline.h"
+#include "kmod.h"
+#include "log.h"
+#include "util.h"
+
+static const char usage_text[] =
+        "Usage: %s COMMAND [OPTIONS]\n"
+        "\n"
+        "Ember's /init. As PID 1 it boots the node; otherwise it runs single\n"
+        "stages as tools:\n"
+        "\n"
+        "  cmdline [--file F | --string S]   parse a kernel command line (default\n"
+        "                                    /proc/cmdline), print the settings as\n"
+        "                                    JSON; exit 1 if a value is invalid\n"
+        "  modules resolve --dir D NAME...   print the modules.dep lines of NAME and\n"
+        "                                    its dependencies, in load order\n"
+        "  version                           print the version\n"
+        "  help                              this text\n";
+
+static int read_stream(FILE *f, char **ret, size_t *ret_len, size_t max)
+{
+        size_t cap = 4096, len = 0;
+        _cleanup_free_ char *buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (cap - len < 2) {
+                        if (cap >= max)
+                                return -EFBIG;
+                        char *n = realloc(buf, cap * 2);
+                        if (!n)
+                                return -ENOMEM;
+                        buf = n;
+                        cap *= 2;
+                }
+                size_t n = fread(buf + len, 1, cap - len - 1, f);
+                len += n;
+                if (n == 0)
+                        break;
+        }
+        if (ferror(f))
+                return -EIO;
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+static int read_path(const char *path, char **ret, size_t *ret_len, size_t max)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return negative_errno();
+        return read_stream(f, ret, ret_len, max);
+}
+
+static int tool_cmdline(int argc, char **argv)
+{
+        static const struct option opts[] = { { "file", required_argument, NULL, 'f' },
+                                               { "string", required_argument, NULL, 's' },
+                                               { "debug-image", no_argument, NULL, 'd' },
+                                               { NULL, 0, NULL, 0 } };
+        const char *file = "/proc/cmdline", *str = NULL;
+        bool debug_image = EMBER_IS_DEBUG_IMAGE;
+        int c;
+        while ((c = getopt_long(argc, argv, "f:s:", opts, NULL)) != -1) {
+                if (c == 'f')
+                        file = optarg;
+                else if (c == 's')
+                        str = optarg;
+                else if (c == 'd')
+                        debug_image = true;
+                else
+                        return 2;
+        }
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = str ? ((text = strdup(str)) ? (len = strlen(str), 0) : -ENOMEM)
+                    : streq(file, "-") ? read_stream(stdin, &text, &len, CMDLINE_MAX + 1)
+                                       : read_path(file, &text, &len, CMDLINE_MAX + 1);
+        if (r < 0)
+                return fprintf(stderr, "cmdline: reading %s failed: %s\n", str ? "--string" : file, strerror(-r)), 1;
+
+        struct cmdline cl = { 0 };
+        r = cmdline_split(text, len, &cl);
+        if (r < 0)
+                return fprintf(stderr, "cmdline: %s\n",
+                               r == -E2BIG ? "command line too long or too many parameters" : strerror(-r)),
+                       1;
+        struct ember_config cfg;
+        struct diag_list diags = { .n = 0 };
+        config_init(&cfg);
+        r = config_apply_cmdline(&cfg, &cl, debug_image, &diags);
+        for (size_t i = 0; i < diags.n; i++)
+                fprintf(stderr, "cmdline: %s: %s\n", diags.items[i].level == DIAG_ERR ? "error" : "warning",
+                        diags.items[i].msg);
+        _cleanup_free_ char *json = r < 0 ? NULL : config_to_json(&cfg);
+        if (json)
+                printf("%s\n", json);
+        config_free(&cfg);
+        cmdline_free(&cl);
+        return r == 0 ? 0 : 1;
+}
+
+static void print_dep_line(const struct moddb *db, size_t i)
+{
+        const struct moddep *m = &db->mods[i];
+        printf("%s:", m->path);
+        for (size_t d = 0; d < m->ndeps; d++)
+                printf(" %s", db->mods[m->deps[d]].path);
+        printf("\n");
+}
+
+static int tool_modules(int argc, char **argv)
+{
+        if (argc < 4 || !streq(argv[1], "resolve") || !streq(argv[2], "--dir"))
+                return fprintf(stderr, "usage: modules resolve --dir DIR NAME...\n"), 2;
+        const char *dir = argv[3];
+        char path[4096], err[512] = "";
+        _cleanup_free_ char *dep = NULL, *builtin = NULL;
+        _cleanup_(moddb_free) struct moddb db = { 0 };
+        size_t len;
+        int r, failed = 0;
+
+        snprintf(path, sizeof(path), "%s/modules.dep", dir);
+        if ((r = read_path(path, &dep, &len, 64u << 20)) < 0)
+                return fprintf(stderr, "modules: reading %s failed: %s\n", path, strerror(-r)), 1;
+        if ((r = moddb_parse_dep(&db, dep, len, err, sizeof(err))) < 0)
+                return fprintf(stderr, "modules: %s: %s\n", path, err), 1;
+        snprintf(path, sizeof(path), "%s/modules.builtin", dir);
+        if (read_path(path, &builtin, &len, 64u << 20) == 0 && moddb_parse_builtin(&db, builtin, len) < 0)
+                return fprintf(stderr, "modules: out of memory\n"), 1;
+
+        _cleanup_free_ unsigned char *state = calloc(db.n + 1, 1);
+        _cleanup_free_ size_t *order = calloc(db.n + 1, sizeof(size_t));
+        size_t norder = 0;
+        if (!state || !order)
+                return 1;
+        for (int i = 4; i < argc; i++) {
+                if (moddb_find(&db, argv[i]) < 0 && moddb_is_builtin(&db, argv[i])) {
+                        fprintf(stderr, "modules: %s is built into the kernel, nothing to load\n", argv[i]);
+                        continue;
+                }
+                if (moddb_resolve(&db, argv[i], state, order, &norder, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "modules: %s\n", err);
+                        failed++;
+                }
+        }
+        for (size_t i = 0; i < norder; i++)
+                print_dep_line(&db, order[i]);
+        return failed ? 1 : 0;
+}
+
+int tool_main(int argc, char **argv)
+{
+        const char *prog = argc > 0 ? argv[0] : "init";
+        if (argc < 2 || streq(argv[1], "help") || streq(argv[1], "--help") || streq(argv[1], "-h")) {
+                printf(usage_text, prog);
+                return argc < 2 ? 2 : 0;
+        }
+        if (streq(argv[1], "version") || streq(argv[1], "--version")) {
+                printf("ember-init %s%s\n", EMBER_VERSION, EMBER_IS_DEBUG_IMAGE ? " (debug image)" : "");
+                return 0;
+        }
+        if (streq(argv[1], "cmdline"))
+                return tool_cmdline(argc - 1, argv + 1);
+        if (streq(argv[1], "modules"))
+                return tool_modules(argc - 1, argv + 1);
+        fprintf(stderr, "%s: unknown command '%s' (try '%s help')\n", prog, argv[1], prog);
+        return 2;
+}
