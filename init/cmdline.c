@@ -435,7 +435,7 @@ static void json_add_str(json_object *o, const char *k, const char *v)
         json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
 }
 
-char *config_to_json(const struct ember_config *cfg)
+char *config_to_json(const struct ember_config *cfg, bool pretty)
 {
         json_object *o = json_object_new_object();
         char mac[18], size[32];
@@ -463,7 +463,9 @@ char *config_to_json(const struct ember_config *cfg)
         json_add_str(o, "debug_hang_after",
                      cfg->debug_hang_after == _STAGE_INVALID ? NULL : stage_name(cfg->debug_hang_after));
 
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+        const char *s = json_object_to_json_string_ext(
+                o, (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN) |
+                           JSON_C_TO_STRING_NOSLASHESCAPE);
         char *ret = s ? strdup(s) : NULL;
         json_object_put(o);
         return ret;

@@ -70,7 +70,7 @@ int config_apply_cmdline(struct ember_config *cfg, const struct cmdline *c, bool
                          struct diag_list *diags);
 
 /* Renders cfg as a JSON object (for `init cmdline` and the boot record). */
-char *config_to_json(const struct ember_config *cfg);
+char *config_to_json(const struct ember_config *cfg, bool pretty);
 
 /* "1.5G", "512M", "75%": used by ember.root_size. */
 int parse_size(const char *s, enum size_kind *ret_kind, uint64_t *ret_value);

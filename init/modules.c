@@ -83,6 +83,33 @@ static int load_closure(const struct moddb *db, const char *moddir, const char *
         return 0;
 }
 
+/* Confirms from /proc/modules that every module of the closure is live,
+ * and names them on the console. */
+static int verify_live(const struct moddb *db, const size_t *order, size_t norder)
+{
+        _cleanup_free_ char *text = NULL;
+        char names[1024] = "";
+        size_t len;
+        int missing = 0;
+        if (read_text("/proc/modules", &text, &len) < 0)
+                return log_err("modules", "reading /proc/modules failed: %m"), 1;
+        for (size_t i = 0; i < norder; i++) {
+                const char *name = db->mods[order[i]].name;
+                char needle[140];
+                snprintf(needle, sizeof(needle), "\n%s ", name);
+                bool live = strncmp(text, needle + 1, strlen(needle) - 1) == 0 || strstr(text, needle);
+                if (!live && !moddb_is_builtin(db, name)) {
+                        log_err("modules", "%s is not live in the kernel after loading", name);
+                        missing++;
+                        continue;
+                }
+                size_t o = strlen(names);
+                snprintf(names + o, sizeof(names) - o, "%s%s", o ? " " : "", name);
+        }
+        log_info("modules", "live: %s", names);
+        return missing;
+}
+
 int modules_load_list(const char *moddir, const char *list_path, char *detail, size_t detaillen)
 {
         _cleanup_(moddb_free) struct moddb db = { 0 };
@@ -108,6 +135,8 @@ int modules_load_list(const char *moddir, const char *list_path, char *detail, s
                 if (*name && load_closure(&db, moddir, name, state, order, &norder, &loaded) < 0)
                         failures++;
         }
+        if (failures == 0)
+                failures += verify_live(&db, order, norder);
         snprintf(detail, detaillen, "%u loaded, %d failed", loaded, failures);
         return failures;
 }

@@ -69,9 +69,9 @@ static int stage_early(struct boot *b, char *detail, size_t len)
         int r = read_cmdline(b, detail, len);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *json = config_to_json(&b->cfg);
-        if (json && log_debug_enabled())
-                log_debug("early", "configuration: %s", json);
+        _cleanup_free_ char *json = config_to_json(&b->cfg, false);
+        if (json)
+                log_info("early", "settings: %s", json);
         if (b->cfg.stop_after != _STAGE_INVALID)
                 log_info("early", "ember.stop_after=%s: powering off after that stage", stage_name(b->cfg.stop_after));
         return 0;

@@ -96,7 +96,8 @@ char *timeline_to_json(const struct timeline *t)
         json_object_object_add(o, "stages", a);
         const struct timeline_entry *last = timeline_last(t);
         json_object_object_add(o, "total_ms", json_object_new_int64(last ? (int64_t)last->end_ms : 0));
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
         char *ret = s ? strdup(s) : NULL;
         json_object_put(o);
         return ret;

@@ -102,7 +102,7 @@ static int tool_cmdline(int argc, char **argv)
         for (size_t i = 0; i < diags.n; i++)
                 fprintf(stderr, "cmdline: %s: %s\n", diags.items[i].level == DIAG_ERR ? "error" : "warning",
                         diags.items[i].msg);
-        _cleanup_free_ char *json = r < 0 ? NULL : config_to_json(&cfg);
+        _cleanup_free_ char *json = r < 0 ? NULL : config_to_json(&cfg, true);
         if (json)
                 printf("%s\n", json);
         config_free(&cfg);

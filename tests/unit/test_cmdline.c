@@ -221,7 +221,7 @@ static void test_config_json(void **state)
         struct ember_config cfg;
         struct diag_list d;
         apply("ember.stop_after=rootfs", &cfg, &d, false);
-        char *j = config_to_json(&cfg);
+        char *j = config_to_json(&cfg, true);
         assert_non_null(j);
         assert_non_null(strstr(j, "\"stop_after\": \"rootfs\""));
         assert_non_null(strstr(j, "\"bootif\": null"));
