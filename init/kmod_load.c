@@ -77,7 +77,7 @@ static int inflate_zstd(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
 static int load_compressed(int fd, bool zstd)
 {
         _cleanup_free_ uint8_t *in = NULL;
-        size_t in_len, out_len = 0;
+        size_t in_len = 0, out_len = 0;
         int r = read_all(fd, &in, &in_len);
         if (r < 0)
                 return r;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,11 +95,19 @@ void log_linev(enum log_level lvl, const char *stage, const char *fmt, va_list a
                         echoed = kernel_echoes(lvl);
         }
         if (!echoed) {
-                unsigned long long t = now_ms();
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
                 char line[1200];
-                int n = snprintf(line, sizeof(line), "[%5llu.%03llu] ember: %s: %s\n", t / 1000, t % 1000, stage, msg);
-                if (n > 0)
+                /* the kernel's own format, so echoed and direct lines align */
+                int n = snprintf(line, sizeof(line), "[%5lld.%06ld] ember: %s: %s\n", (long long)ts.tv_sec,
+                                 ts.tv_nsec / 1000, stage, msg);
+                if (n > 0) {
                         (void)!write(STDOUT_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+                        /* The tty queues our line while the kernel prints its
+                         * own synchronously; draining keeps the console in
+                         * the order things happened. */
+                        tcdrain(STDOUT_FILENO);
+                }
         }
         errno = saved;
 }

@@ -2,6 +2,7 @@
 /* The modules stage: the names in /etc/ember/modules, with the closure of
  * their dependencies from modules.dep, loaded in dependency order. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -14,23 +15,38 @@
 
 #define MODFILE_MAX (8u << 20)
 
+/* Reads a whole file; /proc files report size 0, so read until EOF. */
 static int read_text(const char *path, char **ret, size_t *ret_len)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0)
+        if (fd < 0)
                 return negative_errno();
-        if (st.st_size < 0 || (uint64_t)st.st_size > MODFILE_MAX)
-                return -EFBIG;
-        _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
+        size_t cap = 16384, len = 0;
+        _cleanup_free_ char *buf = malloc(cap);
         if (!buf)
                 return -ENOMEM;
-        ssize_t n = read(fd, buf, (size_t)st.st_size);
-        if (n != st.st_size)
-                return n < 0 ? negative_errno() : -EIO;
-        buf[n] = '\0';
+        for (;;) {
+                if (cap - len < 2) {
+                        if (cap >= MODFILE_MAX)
+                                return -EFBIG;
+                        char *n = realloc(buf, cap * 2);
+                        if (!n)
+                                return -ENOMEM;
+                        buf = n;
+                        cap *= 2;
+                }
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return negative_errno();
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
         *ret = TAKE_PTR(buf);
-        *ret_len = (size_t)n;
+        *ret_len = len;
         return 0;
 }
 
@@ -54,7 +70,7 @@ static int load_db(const char *moddir, struct moddb *db)
 
 /* Loads one module and the dependencies not loaded yet. */
 static int load_closure(const struct moddb *db, const char *moddir, const char *name, unsigned char *state,
-                        size_t *order, size_t *norder, unsigned *loaded)
+                        size_t *order, size_t *norder, unsigned *loaded, bool *absent)
 {
         char err[256] = "", path[768];
         size_t first = *norder;
@@ -71,7 +87,9 @@ static int load_closure(const struct moddb *db, const char *moddir, const char *
                 snprintf(path, sizeof(path), "%s/%s", moddir, m->path);
                 r = kmod_load_file(path);
                 if (r == -ENODEV) {
-                        log_info("modules", "%s: no such hardware here", m->name);
+                        /* e.g. efivarfs on a BIOS boot: the module refuses to load */
+                        absent[order[i]] = true;
+                        log_info("modules", "%s: not supported by this machine, skipped", m->name);
                         continue;
                 }
                 if (r < 0)
@@ -85,7 +103,7 @@ static int load_closure(const struct moddb *db, const char *moddir, const char *
 
 /* Confirms from /proc/modules that every module of the closure is live,
  * and names them on the console. */
-static int verify_live(const struct moddb *db, const size_t *order, size_t norder)
+static int verify_live(const struct moddb *db, const size_t *order, size_t norder, const bool *absent)
 {
         _cleanup_free_ char *text = NULL;
         char names[1024] = "";
@@ -96,6 +114,8 @@ static int verify_live(const struct moddb *db, const size_t *order, size_t norde
         for (size_t i = 0; i < norder; i++) {
                 const char *name = db->mods[order[i]].name;
                 char needle[140];
+                if (absent[order[i]])
+                        continue;
                 snprintf(needle, sizeof(needle), "\n%s ", name);
                 bool live = strncmp(text, needle + 1, strlen(needle) - 1) == 0 || strstr(text, needle);
                 if (!live && !moddb_is_builtin(db, name)) {
@@ -124,7 +144,8 @@ int modules_load_list(const char *moddir, const char *list_path, char *detail, s
                 return r;
         _cleanup_free_ unsigned char *state = calloc(db.n + 1, 1);
         _cleanup_free_ size_t *order = calloc(db.n + 1, sizeof(size_t));
-        if (!state || !order)
+        _cleanup_free_ bool *absent = calloc(db.n + 1, sizeof(bool));
+        if (!state || !order || !absent)
                 return -ENOMEM;
         size_t norder = 0;
         char *save = NULL;
@@ -132,11 +153,11 @@ int modules_load_list(const char *moddir, const char *list_path, char *detail, s
                 line[strcspn(line, "#")] = '\0';
                 char *name = line + strspn(line, " \t");
                 name[strcspn(name, " \t")] = '\0';
-                if (*name && load_closure(&db, moddir, name, state, order, &norder, &loaded) < 0)
+                if (*name && load_closure(&db, moddir, name, state, order, &norder, &loaded, absent) < 0)
                         failures++;
         }
         if (failures == 0)
-                failures += verify_live(&db, order, norder);
+                failures += verify_live(&db, order, norder, absent);
         snprintf(detail, detaillen, "%u loaded, %d failed", loaded, failures);
         return failures;
 }
