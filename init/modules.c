@@ -9,45 +9,16 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "fileio.h"
 #include "kmod.h"
 #include "log.h"
 #include "util.h"
 
 #define MODFILE_MAX (8u << 20)
 
-/* Reads a whole file; /proc files report size 0, so read until EOF. */
 static int read_text(const char *path, char **ret, size_t *ret_len)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        size_t cap = 16384, len = 0;
-        _cleanup_free_ char *buf = malloc(cap);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                if (cap - len < 2) {
-                        if (cap >= MODFILE_MAX)
-                                return -EFBIG;
-                        char *n = realloc(buf, cap * 2);
-                        if (!n)
-                                return -ENOMEM;
-                        buf = n;
-                        cap *= 2;
-                }
-                ssize_t n = read(fd, buf + len, cap - len - 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return negative_errno();
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
+        return read_file_all(path, MODFILE_MAX, ret, ret_len);
 }
 
 static int load_db(const char *moddir, struct moddb *db)

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "boot.h"
+#include "fileio.h"
 #include "cmdline.h"
 #include "kmod.h"
 #include "log.h"
@@ -24,43 +25,6 @@ static const char usage_text[] =
         "                                    its dependencies, in load order\n"
         "  version                           print the version\n"
         "  help                              this text\n";
-
-static int read_stream(FILE *f, char **ret, size_t *ret_len, size_t max)
-{
-        size_t cap = 4096, len = 0;
-        _cleanup_free_ char *buf = malloc(cap);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                if (cap - len < 2) {
-                        if (cap >= max)
-                                return -EFBIG;
-                        char *n = realloc(buf, cap * 2);
-                        if (!n)
-                                return -ENOMEM;
-                        buf = n;
-                        cap *= 2;
-                }
-                size_t n = fread(buf + len, 1, cap - len - 1, f);
-                len += n;
-                if (n == 0)
-                        break;
-        }
-        if (ferror(f))
-                return -EIO;
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
-static int read_path(const char *path, char **ret, size_t *ret_len, size_t max)
-{
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return negative_errno();
-        return read_stream(f, ret, ret_len, max);
-}
 
 static int tool_cmdline(int argc, char **argv)
 {
@@ -84,8 +48,7 @@ static int tool_cmdline(int argc, char **argv)
         _cleanup_free_ char *text = NULL;
         size_t len;
         int r = str ? ((text = strdup(str)) ? (len = strlen(str), 0) : -ENOMEM)
-                    : streq(file, "-") ? read_stream(stdin, &text, &len, CMDLINE_MAX + 1)
-                                       : read_path(file, &text, &len, CMDLINE_MAX + 1);
+                    : read_file_all(file, CMDLINE_MAX, &text, &len);
         if (r < 0)
                 return fprintf(stderr, "cmdline: reading %s failed: %s\n", str ? "--string" : file, strerror(-r)), 1;
 
@@ -131,12 +94,12 @@ static int tool_modules(int argc, char **argv)
         int r, failed = 0;
 
         snprintf(path, sizeof(path), "%s/modules.dep", dir);
-        if ((r = read_path(path, &dep, &len, 64u << 20)) < 0)
+        if ((r = read_file_all(path, 64u << 20, &dep, &len)) < 0)
                 return fprintf(stderr, "modules: reading %s failed: %s\n", path, strerror(-r)), 1;
         if ((r = moddb_parse_dep(&db, dep, len, err, sizeof(err))) < 0)
                 return fprintf(stderr, "modules: %s: %s\n", path, err), 1;
         snprintf(path, sizeof(path), "%s/modules.builtin", dir);
-        if (read_path(path, &builtin, &len, 64u << 20) == 0 && moddb_parse_builtin(&db, builtin, len) < 0)
+        if (read_file_all(path, 64u << 20, &builtin, &len) == 0 && moddb_parse_builtin(&db, builtin, len) < 0)
                 return fprintf(stderr, "modules: out of memory\n"), 1;
 
         _cleanup_free_ unsigned char *state = calloc(db.n + 1, 1);

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "fileio.h"
+
+#include <fcntl.h>
+
+#include "util.h"
+
+int read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)
+{
+        size_t cap = 0, len = 0;
+        _cleanup_free_ char *buf = NULL;
+
+        for (;;) {
+                if (cap - len < 2) {
+                        size_t ncap = cap ? cap * 2 : 16384;
+                        if (cap > max)
+                                return -EFBIG;
+                        char *n = realloc(buf, ncap);
+                        if (!n)
+                                return -ENOMEM;
+                        buf = n;
+                        cap = ncap;
+                }
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return negative_errno();
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len > max)
+                        return -EFBIG;
+        }
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+int read_file_all(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+        if (streq(path, "-"))
+                return read_fd_all(STDIN_FILENO, max, ret, ret_len);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        return read_fd_all(fd, max, ret, ret_len);
+}
