@@ -33,12 +33,18 @@
 #define MAJOR_MAX 4095u
 #define MINOR_MAX 1048575u
 
-/* Compression levels, measured on a ~20 MB image (see the report in
- * image/README or the commit): zstd 19 decompresses as fast as any level and
- * is what the kernel's own build uses for initramfs; gzip 9 costs little
- * over 6 on this kind of input. */
-#define ZSTD_LEVEL "19"
-#define GZIP_LEVEL "9"
+/* Compression levels, measured with Debian 12's libarchive 3.6.2 on a 20 MB
+ * image of kernel modules and libraries (2 cores, one used):
+ *   zstd  9: 4.50 MB in 0.45 s    zstd 15: 4.43 MB in 2.9 s
+ *   zstd 19: 3.99 MB in 8.6 s     gzip  6: 5.48 MB in 0.65 s
+ *   gzip  9: 5.43 MB in 7.0 s
+ * Decompression takes the same time at every level (zstd ~0.06 s, gzip
+ * ~0.12 s). Level 19 saves half a megabyte for 20 times the build time, on
+ * every build; 9 is the better trade while images are rebuilt constantly.
+ * Its window (4 MiB at most against 8) also asks less memory of the
+ * kernel's decompressor. */
+#define ZSTD_LEVEL "9"
+#define GZIP_LEVEL "6"
 
 enum entry_type { ENTRY_DIR, ENTRY_FILE, ENTRY_SLINK, ENTRY_NOD };
 
