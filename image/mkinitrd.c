@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "initrd.h"
 #include "util.h"
 
@@ -118,34 +119,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 /* The spec is a small text file; it is read whole, within a bound. */
 static int read_spec(const char *path, char **ret, size_t *ret_len)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
-
-        if (fd < 0)
-                return negative_errno();
-        for (;;) {
-                if (cap - len < 4096) {
-                        if (cap >= SPEC_FILE_MAX)
-                                return -EFBIG;
-                        cap = cap ? cap * 2 : 16384;
-                        char *p = realloc(buf, cap);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                }
-                ssize_t n = read(fd, buf + len, cap - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return negative_errno();
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
+        return read_file_all(path, SPEC_FILE_MAX, ret, ret_len);
 }
 
 static int run(const struct options *o)
