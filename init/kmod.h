@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct moddep {
@@ -45,3 +46,7 @@ int moddb_resolve(const struct moddb *db, const char *name, unsigned char *state
 /* Loads one module file: finit_module, or for .gz/.zst decompression in
  * memory and init_module. Already loaded counts as success (returns 1). */
 int kmod_load_file(const char *path);
+
+/* Inflates a .ko.gz (zstd=false) or .ko.zst file into memory (at most
+ * 64 MiB). -EBADMSG for corrupt or truncated input, -EFBIG past the cap. */
+int kmod_decompress(int fd, bool zstd, uint8_t **ret, size_t *ret_len);

@@ -51,9 +51,12 @@ static int inflate_gzip(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
         if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
                 return -ENOMEM;
         int zr = inflate(&z, Z_FINISH);
+        bool full = z.avail_out == 0;
         *ret_len = z.total_out;
         inflateEnd(&z);
-        return zr == Z_STREAM_END ? 0 : zr == Z_BUF_ERROR ? -EFBIG : -EBADMSG;
+        /* Z_BUF_ERROR means either the output is full or the input ended
+         * early (a truncated file): only the first is "too big". */
+        return zr == Z_STREAM_END ? 0 : zr == Z_BUF_ERROR && full ? -EFBIG : -EBADMSG;
 }
 
 static int inflate_zstd(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *ret_len)
@@ -74,7 +77,7 @@ static int inflate_zstd(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
         return zr == 0 ? 0 : ob.pos == ob.size ? -EFBIG : -EBADMSG;
 }
 
-static int load_compressed(int fd, bool zstd)
+int kmod_decompress(int fd, bool zstd, uint8_t **ret, size_t *ret_len)
 {
         _cleanup_free_ uint8_t *in = NULL;
         size_t in_len = 0, out_len = 0;
@@ -88,7 +91,19 @@ static int load_compressed(int fd, bool zstd)
                  : inflate_gzip(in, in_len, out, MODULE_MAX_BYTES, &out_len);
         if (r < 0)
                 return r;
-        if (syscall(SYS_init_module, out, (unsigned long)out_len, "") < 0)
+        *ret = TAKE_PTR(out);
+        *ret_len = out_len;
+        return 0;
+}
+
+static int load_compressed(int fd, bool zstd)
+{
+        _cleanup_free_ uint8_t *image = NULL;
+        size_t len = 0;
+        int r = kmod_decompress(fd, zstd, &image, &len);
+        if (r < 0)
+                return r;
+        if (syscall(SYS_init_module, image, (unsigned long)len, "") < 0)
                 return negative_errno();
         return 0;
 }

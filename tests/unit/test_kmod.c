@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <zlib.h>
+#include <zstd.h>
+
 #include "kmod.h"
 #include "util.h"
 
@@ -156,13 +160,86 @@ static void test_builtin(void **state)
         moddb_free(&db);
 }
 
+/* A temporary file holding len bytes of data, rewound. */
+static int tmpfile_with(const void *data, size_t len)
+{
+        char path[] = "/tmp/ember-kmod-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        unlink(path);
+        assert_int_equal(write(fd, data, len), (ssize_t)len);
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        return fd;
+}
+
+static void fake_module(uint8_t *buf, size_t len)
+{
+        static const uint8_t elf[] = { 0x7f, 'E', 'L', 'F', 2, 1, 1 };
+        for (size_t i = 0; i < len; i++)
+                buf[i] = (uint8_t)(i * 31 + (i >> 7));
+        memcpy(buf, elf, sizeof(elf));
+}
+
+static size_t gzip_into(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+        z_stream z = { .next_in = (Bytef *)in, .avail_in = (uInt)len, .next_out = out, .avail_out = (uInt)cap };
+        assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+        size_t n = z.total_out;
+        deflateEnd(&z);
+        return n;
+}
+
+static void test_decompress(void **state)
+{
+        enum { N = 300000 };
+        uint8_t *mod = malloc(N), *packed = malloc(2 * N), *out = NULL;
+        size_t out_len = 0;
+        assert_non_null(mod);
+        assert_non_null(packed);
+        fake_module(mod, N);
+
+        for (int zstd = 0; zstd < 2; zstd++) {
+                size_t plen = zstd ? ZSTD_compress(packed, 2 * N, mod, N, 3) : gzip_into(mod, N, packed, 2 * N);
+                assert_false(zstd && ZSTD_isError(plen));
+
+                int fd = tmpfile_with(packed, plen);
+                assert_int_equal(kmod_decompress(fd, zstd, &out, &out_len), 0);
+                assert_int_equal(out_len, N);
+                assert_memory_equal(out, mod, N);
+                free(out);
+                out = NULL;
+                close(fd);
+
+                /* truncated: refused, nothing returned */
+                fd = tmpfile_with(packed, plen / 2);
+                assert_int_equal(kmod_decompress(fd, zstd, &out, &out_len), -EBADMSG);
+                assert_null(out);
+                close(fd);
+
+                /* corrupted in the middle */
+                packed[plen / 2] ^= 0xff;
+                packed[plen / 2 + 1] ^= 0x55;
+                fd = tmpfile_with(packed, plen);
+                assert_true(kmod_decompress(fd, zstd, &out, &out_len) < 0);
+                assert_null(out);
+                close(fd);
+        }
+        /* empty file */
+        int fd = tmpfile_with("", 0);
+        assert_int_equal(kmod_decompress(fd, true, &out, &out_len), -EFBIG);
+        close(fd);
+        free(mod);
+        free(packed);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_module_name),  cmocka_unit_test(test_resolve_order),
                 cmocka_unit_test(test_cycle),        cmocka_unit_test(test_parse_hostile),
                 cmocka_unit_test(test_parse_keeps_old), cmocka_unit_test(test_truncated),
-                cmocka_unit_test(test_builtin),
+                cmocka_unit_test(test_builtin),      cmocka_unit_test(test_decompress),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
