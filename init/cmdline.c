@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 #include <stdarg.h>
 
+#include "ipconfig.h"
 #include "log.h"
 #include "util.h"
 
@@ -273,8 +274,10 @@ static int key_ifname(struct ember_config *cfg, const char *v, const char **why)
 
 static int key_ip(struct ember_config *cfg, const char *v, const char **why)
 {
-        if (!*v || strlen(v) > 512)
-                return *why = "empty or longer than 512 characters", -EINVAL;
+        static char reason[128];
+        struct ip_config ic;
+        if (ip_config_parse(v, &ic, reason, sizeof(reason)) < 0)
+                return *why = reason, -EINVAL;
         return set_string(&cfg->ip, v);
 }
 

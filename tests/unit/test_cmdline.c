@@ -149,6 +149,7 @@ static void test_config_invalid(void **state)
                 { "ember.debug=yes", "takes no value" },
                 { "ember.watchdog=1", "from 2 to 600" },
                 { "\"ember.attest_url=https://a b\"", "blanks or control characters" },
+                { "ip=192.0.2.7::198.51.100.1:255.255.255.0:::off", "ip=192.0.2.7::198.51.100.1:255.255.255.0:::off: gateway outside" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 struct ember_config cfg;
