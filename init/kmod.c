@@ -196,7 +196,8 @@ fail:
 int moddb_parse_builtin(struct moddb *db, const char *text, size_t len)
 {
         size_t pos = 0, n = 0;
-        char **names = calloc(len / 4 + 1, sizeof(char *));
+        /* every entry takes at least one byte and a newline */
+        char **names = calloc(len / 2 + 1, sizeof(char *));
         if (!names)
                 return -ENOMEM;
         while (pos < len) {

@@ -157,6 +157,12 @@ static void test_builtin(void **state)
         assert_true(moddb_is_builtin(&db, "tpm_tis"));
         assert_true(moddb_is_builtin(&db, "ext4"));
         assert_false(moddb_is_builtin(&db, "vfat"));
+        /* one-letter lines: more entries than a quarter of the length
+         * (found by the fuzzer: the table was sized len/4) */
+        static const char shorts[] = "s\n\nk\n\nS";
+        assert_int_equal(moddb_parse_builtin(&db, shorts, sizeof(shorts) - 1), 0);
+        assert_int_equal(db.nbuiltin, 3);
+        assert_true(moddb_is_builtin(&db, "S"));
         moddb_free(&db);
 }
 
