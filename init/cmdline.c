@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 #include <stdarg.h>
 
+#include "ifchoice.h"
 #include "ipconfig.h"
 #include "log.h"
 #include "util.h"
@@ -124,6 +125,7 @@ void config_free(struct ember_config *cfg)
         free(cfg->boot_url);
         free(cfg->ifname);
         free(cfg->ip);
+        free(cfg->vlan);
         config_init(cfg);
 }
 
@@ -281,6 +283,14 @@ static int key_ip(struct ember_config *cfg, const char *v, const char **why)
         return set_string(&cfg->ip, v);
 }
 
+static int key_vlan(struct ember_config *cfg, const char *v, const char **why)
+{
+        struct vlan_spec vs;
+        if (vlan_parse(v, &vs) < 0)
+                return *why = "expected <name>:<parent> with a VLAN id 1-4094 (eth0.42:eth0 or vlan42:eth0)", -EINVAL;
+        return set_string(&cfg->vlan, v);
+}
+
 static int key_bootif(struct ember_config *cfg, const char *v, const char **why)
 {
         int r = parse_bootif(v, cfg->bootif);
@@ -363,6 +373,7 @@ static const struct {
         { "ember.debug_hang_after", key_debug_hang, true, true },
         { "BOOTIF", key_bootif, true, false },
         { "ip", key_ip, true, false },
+        { "vlan", key_vlan, true, false },
 };
 
 /* The kernel treats '-' and '_' in parameter names alike; so do we. */
@@ -448,6 +459,7 @@ char *config_to_json(const struct ember_config *cfg, bool pretty)
         json_add_str(o, "boot_url", cfg->boot_url);
         json_add_str(o, "ifname", cfg->ifname);
         json_add_str(o, "ip", cfg->ip);
+        json_add_str(o, "vlan", cfg->vlan);
         if (cfg->have_bootif) {
                 snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", cfg->bootif[0], cfg->bootif[1],
                          cfg->bootif[2], cfg->bootif[3], cfg->bootif[4], cfg->bootif[5]);

@@ -36,6 +36,7 @@ struct ember_config {
         char *boot_url;
         char *ifname;
         char *ip; /* kernel ip= syntax, kept for the network stage */
+        char *vlan; /* dracut's vlan=<name>:<parent> */
         bool have_bootif;
         uint8_t bootif[6];
         unsigned ready_timeout_s;

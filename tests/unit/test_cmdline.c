@@ -103,7 +103,7 @@ static void test_config_values(void **state)
         assert_int_equal(apply("ember.attest_url=https://10.0.2.2:8443/ ember.boot-url=http://10.0.2.2/b "
                                "ember.ifname=eth0 BOOTIF=01-52-54-00-12-34-56 ember.ready_timeout=600 "
                                "ember.stop_after=modules ember.root_size=2G ember.watchdog=30 ember.debug "
-                               "ip=dhcp",
+                               "ip=dhcp vlan=eth0.42:eth0",
                                &cfg, &d, false),
                          0);
         assert_string_equal(cfg.attest_url, "https://10.0.2.2:8443/");
@@ -119,6 +119,7 @@ static void test_config_values(void **state)
         assert_int_equal(cfg.watchdog_s, 30);
         assert_true(cfg.debug);
         assert_string_equal(cfg.ip, "dhcp");
+        assert_string_equal(cfg.vlan, "eth0.42:eth0");
         assert_int_equal(d.n, 0);
         config_free(&cfg);
 }
@@ -149,6 +150,7 @@ static void test_config_invalid(void **state)
                 { "ember.debug=yes", "takes no value" },
                 { "ember.watchdog=1", "from 2 to 600" },
                 { "\"ember.attest_url=https://a b\"", "blanks or control characters" },
+                { "vlan=eth0:eth0", "vlan=eth0:eth0: expected <name>:<parent>" },
                 { "ip=192.0.2.7::198.51.100.1:255.255.255.0:::off", "ip=192.0.2.7::198.51.100.1:255.255.255.0:::off: gateway outside" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
