@@ -249,109 +249,115 @@ static int set_string(char **dst, const char *v)
         return 0;
 }
 
-/* One handler per key. It returns 0, or -errno with *why set to a short
+/* One handler per key. It returns 0, or -errno with why holding a short
  * reason; -ENOMEM goes past the diagnostics. */
-typedef int (*key_fn)(struct ember_config *cfg, const char *v, const char **why);
+#define WHY_MAX 160
+typedef int (*key_fn)(struct ember_config *cfg, const char *v, char why[WHY_MAX]);
 
-static int key_attest_url(struct ember_config *cfg, const char *v, const char **why)
+/* The reason a value was refused; returns -EINVAL for the handler. */
+static int refuse(char why[WHY_MAX], const char *reason)
+{
+        snprintf(why, WHY_MAX, "%s", reason);
+        return -EINVAL;
+}
+
+static int key_attest_url(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         if (!valid_url(v, true))
-                return *why = "must be an https:// URL", -EINVAL;
+                return refuse(why, "must be an https:// URL");
         return set_string(&cfg->attest_url, v);
 }
 
-static int key_boot_url(struct ember_config *cfg, const char *v, const char **why)
+static int key_boot_url(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         if (!valid_url(v, false))
-                return *why = "must be an http:// or https:// URL", -EINVAL;
+                return refuse(why, "must be an http:// or https:// URL");
         return set_string(&cfg->boot_url, v);
 }
 
-static int key_ifname(struct ember_config *cfg, const char *v, const char **why)
+static int key_ifname(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         if (!valid_ifname(v))
-                return *why = "not a valid interface name (1-15 characters, no '/' or ':')", -EINVAL;
+                return refuse(why, "not a valid interface name (1-15 characters, no '/' or ':')");
         return set_string(&cfg->ifname, v);
 }
 
-static int key_ip(struct ember_config *cfg, const char *v, const char **why)
+static int key_ip(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
-        static char reason[128];
         struct ip_config ic;
-        if (ip_config_parse(v, &ic, reason, sizeof(reason)) < 0)
-                return *why = reason, -EINVAL;
+        if (ip_config_parse(v, &ic, why, WHY_MAX) < 0)
+                return -EINVAL;
         return set_string(&cfg->ip, v);
 }
 
-static int key_vlan(struct ember_config *cfg, const char *v, const char **why)
+static int key_vlan(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         struct vlan_spec vs;
         if (vlan_parse(v, &vs) < 0)
-                return *why = "expected <name>:<parent> with a VLAN id 1-4094 (eth0.42:eth0 or vlan42:eth0)", -EINVAL;
+                return refuse(why, "expected <name>:<parent> with a VLAN id 1-4094 (eth0.42:eth0 or vlan42:eth0)");
         return set_string(&cfg->vlan, v);
 }
 
-static int key_bootif(struct ember_config *cfg, const char *v, const char **why)
+static int key_bootif(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         int r = parse_bootif(v, cfg->bootif);
         if (r == -EPROTONOSUPPORT)
-                return *why = "only hardware type 01 (Ethernet) is supported", r;
+                return refuse(why, "only hardware type 01 (Ethernet) is supported");
         if (r < 0)
-                return *why = "expected 01-aa-bb-cc-dd-ee-ff", r;
+                return refuse(why, "expected 01-aa-bb-cc-dd-ee-ff");
         cfg->have_bootif = true;
         return 0;
 }
 
-static int key_ready_timeout(struct ember_config *cfg, const char *v, const char **why)
+static int key_ready_timeout(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         if (parse_uint(v, 10, 86400, &cfg->ready_timeout_s) < 0)
-                return *why = "expected whole seconds from 10 to 86400", -EINVAL;
+                return refuse(why, "expected whole seconds from 10 to 86400");
         return 0;
 }
 
-static int key_watchdog(struct ember_config *cfg, const char *v, const char **why)
+static int key_watchdog(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         if (parse_uint(v, 2, 600, &cfg->watchdog_s) < 0)
-                return *why = "expected whole seconds from 2 to 600", -EINVAL;
+                return refuse(why, "expected whole seconds from 2 to 600");
         return 0;
 }
 
-static int key_debug(struct ember_config *cfg, const char *v, const char **why)
+static int key_debug(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         if (v && !streq(v, "1") && !streq(v, "0"))
-                return *why = "takes no value (or 0/1)", -EINVAL;
+                return refuse(why, "takes no value (or 0/1)");
         cfg->debug = !v || streq(v, "1");
         return 0;
 }
 
-static int key_stop_after(struct ember_config *cfg, const char *v, const char **why)
+static int key_stop_after(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         enum stage s = stage_from_name(v);
         if (s == _STAGE_INVALID)
-                return *why = "not a stage name (early, rootfs, mounts, modules, network, attest, overlay, "
-                              "rke2, ready, lkg)",
-                       -EINVAL;
+                return refuse(why, "not a stage name (early, rootfs, mounts, modules, network, attest, overlay, "
+                              "rke2, ready, lkg)");
         cfg->stop_after = s;
         return 0;
 }
 
-static int key_root_size(struct ember_config *cfg, const char *v, const char **why)
+static int key_root_size(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         enum size_kind k;
         uint64_t n;
         if (parse_size(v, &k, &n) < 0 || (k == SIZE_PERCENT && (n < 10 || n > 90)) ||
             (k == SIZE_BYTES && n < (64ULL << 20)))
-                return *why = "expected 10%-90% of RAM or a size of at least 64M (K, M, G suffixes)", -EINVAL;
+                return refuse(why, "expected 10%-90% of RAM or a size of at least 64M (K, M, G suffixes)");
         cfg->root_size_kind = k;
         cfg->root_size = n;
         return 0;
 }
 
-static int key_debug_hang(struct ember_config *cfg, const char *v, const char **why)
+static int key_debug_hang(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         enum stage s = stage_from_name(v);
         if (s == _STAGE_INVALID)
-                return *why = "not a stage name", -EINVAL;
+                return refuse(why, "not a stage name");
         cfg->debug_hang_after = s;
         return 0;
 }
@@ -410,8 +416,8 @@ static int apply_one(struct ember_config *cfg, const struct cmdline_param *p, bo
                                  keys[k].key);
                         return 1;
                 }
-                const char *why = "invalid";
-                int r = keys[k].fn(cfg, p->value, &why);
+                char why[WHY_MAX] = "invalid";
+                int r = keys[k].fn(cfg, p->value, why);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
