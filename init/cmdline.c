@@ -123,6 +123,7 @@ void config_free(struct ember_config *cfg)
 {
         free(cfg->attest_url);
         free(cfg->boot_url);
+        free(cfg->proxy);
         free(cfg->ifname);
         free(cfg->ip);
         free(cfg->vlan);
@@ -275,6 +276,26 @@ static int key_boot_url(struct ember_config *cfg, const char *v, char why[WHY_MA
         return set_string(&cfg->boot_url, v);
 }
 
+static int key_proxy(struct ember_config *cfg, const char *v, char why[WHY_MAX])
+{
+        if (!startswith(v, "http://") || !valid_url(v, false))
+                return refuse(why, "must be an http:// URL of the proxy (http://[user:password@]host:port)");
+        return set_string(&cfg->proxy, v);
+}
+
+static int key_acd(struct ember_config *cfg, const char *v, char why[WHY_MAX])
+{
+        if (streq(v, "fast"))
+                cfg->acd = ACD_MODE_FAST;
+        else if (streq(v, "rfc5227"))
+                cfg->acd = ACD_MODE_RFC5227;
+        else if (streq(v, "off"))
+                cfg->acd = ACD_MODE_OFF;
+        else
+                return refuse(why, "expected fast, rfc5227 or off");
+        return 0;
+}
+
 static int key_ifname(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         if (!valid_ifname(v))
@@ -371,6 +392,8 @@ static const struct {
         { "ember.attest_url", key_attest_url, true, false },
         { "ember.boot_url", key_boot_url, true, false },
         { "ember.ifname", key_ifname, true, false },
+        { "ember.proxy", key_proxy, true, false },
+        { "ember.acd", key_acd, true, false },
         { "ember.ready_timeout", key_ready_timeout, true, false },
         { "ember.watchdog", key_watchdog, true, false },
         { "ember.debug", key_debug, false, false },
@@ -455,6 +478,20 @@ static void json_add_str(json_object *o, const char *k, const char *v)
         json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
 }
 
+char *url_redact(const char *url)
+{
+        const char *auth = strstr(url, "://");
+        const char *start = auth ? auth + 3 : url;
+        size_t hostlen = strcspn(start, "/?#");
+        const char *at = memrchr(start, '@', hostlen);
+        if (!at)
+                return strdup(url);
+        char *ret = NULL;
+        if (asprintf(&ret, "%.*s***%s", (int)(start - url), url, at) < 0)
+                return NULL;
+        return ret;
+}
+
 char *config_to_json(const struct ember_config *cfg, bool pretty)
 {
         json_object *o = json_object_new_object();
@@ -463,6 +500,10 @@ char *config_to_json(const struct ember_config *cfg, bool pretty)
                 return NULL;
         json_add_str(o, "attest_url", cfg->attest_url);
         json_add_str(o, "boot_url", cfg->boot_url);
+        _cleanup_free_ char *proxy = cfg->proxy ? url_redact(cfg->proxy) : NULL;
+        json_add_str(o, "proxy", proxy);
+        static const char *const acd_names[] = { "fast", "rfc5227", "off" };
+        json_add_str(o, "acd", acd_names[cfg->acd]);
         json_add_str(o, "ifname", cfg->ifname);
         json_add_str(o, "ip", cfg->ip);
         json_add_str(o, "vlan", cfg->vlan);

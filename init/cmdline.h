@@ -31,9 +31,13 @@ void cmdline_free(struct cmdline *c);
 
 enum size_kind { SIZE_PERCENT, SIZE_BYTES };
 
+enum acd_mode { ACD_MODE_FAST, ACD_MODE_RFC5227, ACD_MODE_OFF };
+
 struct ember_config {
         char *attest_url;
         char *boot_url;
+        char *proxy; /* ember.proxy: for every HTTP(S) request; may hold credentials */
+        enum acd_mode acd; /* ember.acd: address conflict detection */
         char *ifname;
         char *ip; /* kernel ip= syntax, kept for the network stage */
         char *vlan; /* dracut's vlan=<name>:<parent> */
@@ -69,6 +73,9 @@ void config_free(struct ember_config *cfg);
  * unknown ember.* keys add a warning. Returns the number of errors. */
 int config_apply_cmdline(struct ember_config *cfg, const struct cmdline *c, bool debug_image,
                          struct diag_list *diags);
+
+/* The URL with any user:password@ replaced by ***@, for logs. */
+char *url_redact(const char *url);
 
 /* Renders cfg as a JSON object (for `init cmdline` and the boot record). */
 char *config_to_json(const struct ember_config *cfg, bool pretty);

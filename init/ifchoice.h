@@ -13,6 +13,9 @@ struct link_info {
         uint8_t mac[6];
         bool loopback;
         bool carrier;
+        int ifindex; /* filled by init/netdev.c */
+        unsigned mtu;
+        bool up;     /* IFF_UP */
 };
 
 enum if_reason { IF_BY_BOOTIF, IF_BY_NAME, IF_BY_CARRIER };

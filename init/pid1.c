@@ -11,9 +11,12 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "clock.h"
 #include "cmdline.h"
 #include "log.h"
+#include "ipconfig.h"
 #include "mounts.h"
+#include "network.h"
 #include "rootfs.h"
 #include "supervise.h"
 #include "timeline.h"
@@ -27,6 +30,10 @@ struct boot {
         struct loop loop;
         struct timeline tl;
         char release[65];
+        struct child net;       /* the network process, for the node's life */
+        int net_report[2];      /* its first "configured" line, during the stage */
+        char net_line[200];
+        size_t net_len;
 };
 
 typedef int (*stage_fn)(struct boot *b, char *detail, size_t len);
@@ -64,6 +71,21 @@ static int read_cmdline(struct boot *b, char *detail, size_t len)
         return r < 0 ? r : 0;
 }
 
+/* Every later HTTP(S) request (libcurl, rke2, containerd) reads the
+ * proxy from the environment. */
+static void set_proxy(const struct ember_config *cfg)
+{
+        if (!cfg->proxy)
+                return;
+        static const char *const vars[] = { "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY" };
+        for (size_t i = 0; i < ELEMENTSOF(vars); i++)
+                setenv(vars[i], cfg->proxy, 1);
+        setenv("no_proxy", "localhost,127.0.0.1,::1", 0);
+        setenv("NO_PROXY", "localhost,127.0.0.1,::1", 0);
+        _cleanup_free_ char *shown = url_redact(cfg->proxy);
+        log_info("early", "HTTP(S) proxy %s for every later request (not for localhost)", shown ? shown : "(set)");
+}
+
 static int stage_early(struct boot *b, char *detail, size_t len)
 {
         int r = read_cmdline(b, detail, len);
@@ -74,6 +96,13 @@ static int stage_early(struct boot *b, char *detail, size_t len)
                 log_info("early", "settings: %s", json);
         if (b->cfg.stop_after != _STAGE_INVALID)
                 log_info("early", "ember.stop_after=%s: powering off after that stage", stage_name(b->cfg.stop_after));
+        set_proxy(&b->cfg);
+        char clock_detail[160] = "";
+        r = clock_floor(CLOCK_BUILD_EPOCH_FILE, clock_detail, sizeof(clock_detail));
+        if (r < 0)
+                log_warn("early", "clock floor: %s, continuing", clock_detail[0] ? clock_detail : strerror(-r));
+        else if (r > 0)
+                log_warn("early", "%s", clock_detail);
         return 0;
 }
 
@@ -102,6 +131,79 @@ static int stage_modules(struct boot *b, char *detail, size_t len)
         return 0;
 }
 
+static int network_child(struct child *c, void *userdata)
+{
+        struct boot *b = userdata;
+        struct network_opts o;
+        network_opts_default(&o);
+        o.ifname = b->cfg.ifname;
+        o.have_bootif = b->cfg.have_bootif;
+        memcpy(o.bootif, b->cfg.bootif, sizeof(o.bootif));
+        o.vlan = b->cfg.vlan;
+        o.ip = b->cfg.ip;
+        o.acd = b->cfg.acd == ACD_MODE_OFF ? ACD_OFF : b->cfg.acd == ACD_MODE_RFC5227 ? ACD_RFC5227 : ACD_FAST;
+        o.resolv_conf = "/etc/resolv.conf";
+        o.set_hostname = true;
+        o.sntp = true;
+        o.state_path = NETWORK_STATE_PATH;
+        o.notify_fd = b->net_report[1];
+        /* a restarted network process confirms the address it had (INIT-REBOOT) */
+        o.request_addr = c->restarts ? network_remembered_addr(NETWORK_STATE_PATH) : 0;
+        return network_run(&o) < 0 ? 1 : 0;
+}
+
+static bool network_reported(void *userdata)
+{
+        struct boot *b = userdata;
+        ssize_t n = read(b->net_report[0], b->net_line + b->net_len, sizeof(b->net_line) - 1 - b->net_len);
+        if (n > 0)
+                b->net_len += (size_t)n;
+        b->net_line[b->net_len] = '\0';
+        return strchr(b->net_line, '\n') || b->net.exited;
+}
+
+/* The network process stays for the node's life (DHCP renews the lease);
+ * the stage is over when it reports the interface configured. */
+static int stage_network(struct boot *b, char *detail, size_t len)
+{
+        struct ip_config ip = { .method = IP_METHOD_DHCP };
+        char why[120];
+        if (b->cfg.ip && ip_config_parse(b->cfg.ip, &ip, why, sizeof(why)) < 0)
+                ip.method = IP_METHOD_DHCP; /* refused at parse time already */
+        if (pipe2(b->net_report, O_CLOEXEC | O_NONBLOCK) < 0)
+                return snprintf(detail, len, "pipe: %s", strerror(errno)), negative_errno();
+        b->net = (struct child){ .start = network_child, .userdata = b, .restart = ip.method == IP_METHOD_DHCP };
+        snprintf(b->net.name, sizeof(b->net.name), "network");
+        loop_add(&b->loop, &b->net);
+        int r = child_spawn(&b->loop, &b->net);
+        if (r < 0) {
+                loop_remove(&b->loop, &b->net);
+                snprintf(detail, len, "starting the network process: %s", strerror(-r));
+        } else {
+                b->loop.watch_fd = b->net_report[0];
+                (void)loop_run(&b->loop, now_ms() + stage_default_timeout_s(STAGE_NETWORK) * 1000ULL,
+                               network_reported, b);
+                b->loop.watch_fd = -1;
+        }
+        /* restarts must not write into a closed pipe */
+        b->net_report[0] = safe_close(b->net_report[0]);
+        b->net_report[1] = safe_close(b->net_report[1]);
+        if (r < 0)
+                return r;
+        char *nl = strchr(b->net_line, '\n');
+        if (!nl) {
+                if (b->net.exited)
+                        snprintf(detail, len, "the network process exited before configuring an interface (see above)");
+                else
+                        snprintf(detail, len, "no address after %u s", stage_default_timeout_s(STAGE_NETWORK));
+                return -ETIMEDOUT;
+        }
+        *nl = '\0';
+        snprintf(detail, len, "%s", b->net_line);
+        network_probe_url(b->cfg.attest_url, b->cfg.proxy);
+        return 0;
+}
+
 /* Stages that only touch the shared mount table and the kernel run in a
  * child, so a hang can be killed at the stage's time limit and a crash
  * cannot take PID 1 down. Stages that change PID 1 itself run inline. */
@@ -113,6 +215,7 @@ static const struct {
         [STAGE_ROOTFS] = { stage_rootfs, false },
         [STAGE_MOUNTS] = { stage_mounts, true },
         [STAGE_MODULES] = { stage_modules, true },
+        [STAGE_NETWORK] = { stage_network, false },
 };
 
 struct stage_child {

@@ -27,7 +27,7 @@ static void handled_signals(sigset_t *set)
 int loop_init(struct loop *l)
 {
         sigset_t set;
-        *l = (struct loop){ .sfd = -1, .wdt_fd = -1 };
+        *l = (struct loop){ .sfd = -1, .wdt_fd = -1, .watch_fd = -1 };
         handled_signals(&set);
         if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
                 return negative_errno();
@@ -93,12 +93,12 @@ static struct child *find_child(struct loop *l, pid_t pid)
         return NULL;
 }
 
-static void child_exited(struct child *c, int status)
+static void child_exited(struct loop *l, struct child *c, int status)
 {
         c->pid = 0;
         c->exited = true;
         c->last_status = status;
-        if (c->restart && !c->failed) {
+        if (c->restart && !c->failed && !l->stopping) {
                 if (c->max_restarts && c->restarts >= c->max_restarts) {
                         c->failed = true;
                         log_err("supervise", "%s keeps failing (%u restarts), giving up", c->name, c->restarts);
@@ -124,7 +124,7 @@ static void reap(struct loop *l)
                         return;
                 struct child *c = find_child(l, pid);
                 if (c)
-                        child_exited(c, status);
+                        child_exited(l, c, status);
                 else
                         l->reaped_orphans++;
         }
@@ -204,17 +204,18 @@ enum loop_request loop_run(struct loop *l, unsigned long long until_ms, bool (*d
                         return REQUEST_NONE;
                 unsigned long long next = next_event(l, until_ms);
                 int timeout = next == 0 ? -1 : next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
-                struct pollfd p = { .fd = l->sfd, .events = POLLIN };
-                int r = poll(&p, 1, timeout);
+                struct pollfd p[2] = { { .fd = l->sfd, .events = POLLIN }, { .fd = l->watch_fd, .events = POLLIN } };
+                int r = poll(p, l->watch_fd >= 0 ? 2 : 1, timeout);
                 if (r < 0 && errno != EINTR)
                         log_warn("supervise", "poll failed: %m");
-                if (r > 0)
+                if (r > 0 && p[0].revents)
                         handle_signal(l);
         }
 }
 
 void loop_kill_all(struct loop *l, unsigned grace_ms)
 {
+        l->stopping = true; /* nothing is restarted any more */
         kill(-1, SIGTERM);
         unsigned long long end = now_ms() + grace_ms;
         while (now_ms() < end) {

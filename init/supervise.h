@@ -40,6 +40,10 @@ struct loop {
         unsigned nchildren;
         unsigned long long reaped_orphans;
         enum loop_request request;
+        /* -1, or an fd whose readiness ends a loop_run() round so that
+         * done() can look at it (a child's report pipe). */
+        int watch_fd;
+        bool stopping; /* loop_kill_all() ran: children are not restarted */
 };
 
 /* Blocks the signals PID 1 handles and opens the signalfd. */

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Outside PID 1 the same binary runs single stages as tools, so the host
  * build and the tests exercise exactly the code that boots. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "boot.h"
 #include "fileio.h"
+#include "clock.h"
 #include "cmdline.h"
 #include "kmod.h"
 #include "log.h"
+#include "sntp.h"
 #include "util.h"
 
 static const char usage_text[] =
@@ -23,6 +26,12 @@ static const char usage_text[] =
         "                                    JSON; exit 1 if a value is invalid\n"
         "  modules resolve --dir D NAME...   print the modules.dep lines of NAME and\n"
         "                                    its dependencies, in load order\n"
+        "  network [OPTIONS]                 configure an interface and keep its\n"
+        "                                    DHCP lease (see network --help)\n"
+        "  sntp SERVER[:PORT] [--timeout MS] [--set]\n"
+        "                                    ask an NTP server for the time, print\n"
+        "                                    offset, delay, stratum and refid; --set\n"
+        "                                    steps the clock (see sntp --help)\n"
         "  version                           print the version\n"
         "  help                              this text\n";
 
@@ -122,6 +131,113 @@ static int tool_modules(int argc, char **argv)
         return failed ? 1 : 0;
 }
 
+static const char sntp_usage[] =
+        "Usage: sntp SERVER[:PORT] [--timeout MS] [--set]\n"
+        "\n"
+        "One SNTP exchange with SERVER (an IPv4 address; PORT defaults to 123).\n"
+        "Prints one line: offset (the server's clock minus ours, seconds), round-\n"
+        "trip delay (seconds), the server's stratum and reference id. Exit 1 when\n"
+        "no usable reply came.\n"
+        "\n"
+        "  --timeout MS   give up after MS milliseconds, 1 to 60000 (default 2000);\n"
+        "                 up to 3 requests are sent in that time\n"
+        "  --set          step the clock by the offset (needs CAP_SYS_TIME)\n";
+
+/* A decimal number from 1 to max, digits only. */
+static int parse_uint(const char *s, unsigned max, unsigned *ret)
+{
+        unsigned long v = 0;
+
+        if (!*s)
+                return -EINVAL;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9')
+                        return -EINVAL;
+                v = v * 10 + (unsigned long)(*s - '0');
+                if (v > max)
+                        return -ERANGE;
+        }
+        if (v == 0)
+                return -ERANGE;
+        *ret = (unsigned)v;
+        return 0;
+}
+
+/* SERVER[:PORT] with SERVER a dotted IPv4 address. */
+static int parse_server(const char *arg, uint32_t *ret_addr, uint16_t *ret_port)
+{
+        char host[INET_ADDRSTRLEN];
+        const char *colon = strchr(arg, ':');
+        size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+        unsigned port = SNTP_PORT;
+        struct in_addr in;
+
+        if (n >= sizeof(host))
+                return -EINVAL;
+        memcpy(host, arg, n);
+        host[n] = '\0';
+        if (inet_pton(AF_INET, host, &in) != 1)
+                return -EINVAL;
+        if (colon && parse_uint(colon + 1, UINT16_MAX, &port) < 0)
+                return -ERANGE;
+        *ret_addr = ntohl(in.s_addr);
+        *ret_port = (uint16_t)port;
+        return 0;
+}
+
+static int tool_sntp(int argc, char **argv)
+{
+        static const struct option opts[] = { { "timeout", required_argument, NULL, 't' },
+                                               { "set", no_argument, NULL, 's' },
+                                               { "help", no_argument, NULL, 'h' },
+                                               { NULL, 0, NULL, 0 } };
+        unsigned timeout_ms = 2000;
+        bool set = false;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "t:sh", opts, NULL)) != -1) {
+                if (c == 't') {
+                        if (parse_uint(optarg, SNTP_QUERY_MAX_TIMEOUT_MS, &timeout_ms) < 0)
+                                return fprintf(stderr, "sntp: --timeout %s: expected milliseconds from 1 to %u\n",
+                                               optarg, SNTP_QUERY_MAX_TIMEOUT_MS),
+                                       2;
+                } else if (c == 's') {
+                        set = true;
+                } else if (c == 'h') {
+                        return printf("%s", sntp_usage), 0;
+                } else {
+                        return fprintf(stderr, "%s", sntp_usage), 2;
+                }
+        }
+        if (optind != argc - 1)
+                return fprintf(stderr, "sntp: expected one SERVER[:PORT]\n%s", sntp_usage), 2;
+
+        const char *arg = argv[optind];
+        char esc[64], why[256] = "", off[CLOCK_OFFSET_STRLEN], delay[CLOCK_OFFSET_STRLEN];
+        char refid[SNTP_REFID_STRLEN], detail[160] = "";
+        struct sntp_result res;
+        uint32_t addr;
+        uint16_t port;
+        int r = parse_server(arg, &addr, &port);
+        if (r < 0)
+                return fprintf(stderr, "sntp: %s: %s\n", log_escape(arg, esc, sizeof(esc)),
+                               r == -ERANGE ? "port must be 1 to 65535" : "expected an IPv4 address, e.g. 192.0.2.1:123"),
+                       2;
+        r = sntp_query(addr, port, timeout_ms, &res, why, sizeof(why));
+        if (r < 0)
+                return fprintf(stderr, "sntp: %s: %s\n", log_escape(arg, esc, sizeof(esc)), why), 1;
+        printf("%s offset=%ss delay=%ss stratum=%u refid=%s\n", arg, clock_format_offset(res.offset_ns, off),
+               clock_format_offset(res.delay_ns, delay) + 1, res.stratum,
+               sntp_refid_str(res.stratum, res.refid, refid));
+        if (!set)
+                return 0;
+        r = clock_step(res.offset_ns, detail, sizeof(detail));
+        if (r < 0)
+                return fprintf(stderr, "sntp: %s\n", detail[0] ? detail : strerror(-r)), 1;
+        printf("sntp: %s\n", detail);
+        return 0;
+}
+
 int tool_main(int argc, char **argv)
 {
         const char *prog = argc > 0 ? argv[0] : "init";
@@ -137,6 +253,10 @@ int tool_main(int argc, char **argv)
                 return tool_cmdline(argc - 1, argv + 1);
         if (streq(argv[1], "modules"))
                 return tool_modules(argc - 1, argv + 1);
+        if (streq(argv[1], "sntp"))
+                return tool_sntp(argc - 1, argv + 1);
+        if (streq(argv[1], "network"))
+                return tool_network(argc - 1, argv + 1);
         fprintf(stderr, "%s: unknown command '%s' (try '%s help')\n", prog, argv[1], prog);
         return 2;
 }

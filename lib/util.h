@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -56,4 +57,32 @@ static inline const char *startswith(const char *s, const char *prefix)
 {
         size_t n = strlen(prefix);
         return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+/* Closes fd if open, keeping errno; returns -1 for "fd = safe_close(fd)". */
+static inline int safe_close(int fd)
+{
+        if (fd >= 0) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+        }
+        return -1;
+}
+
+/* Fills buf from the kernel's CSPRNG (blocking until it is seeded). */
+static inline int getrandom_full(void *buf, size_t len)
+{
+        unsigned char *p = buf;
+        while (len > 0) {
+                ssize_t n = getrandom(p, len, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
 }

@@ -9,10 +9,10 @@
 #include "util.h"
 
 static const struct link_info links[] = {
-        { "lo", { 0 }, true, true },
-        { "enp1s0", { 0x52, 0x54, 0, 0x12, 0x34, 0x01 }, false, false },
-        { "enp2s0", { 0x52, 0x54, 0, 0x12, 0x34, 0x02 }, false, true },
-        { "enp3s0", { 0x52, 0x54, 0, 0x12, 0x34, 0x03 }, false, true },
+        { .name = "lo", .loopback = true, .carrier = true },
+        { .name = "enp1s0", .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x01 } },
+        { .name = "enp2s0", .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x02 }, .carrier = true },
+        { .name = "enp3s0", .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x03 }, .carrier = true },
 };
 
 static void test_bootif_wins(void **state)
