@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -404,14 +405,35 @@ static int min_timeout(unsigned long long now, unsigned long long a, unsigned lo
         return next - now > 60000 ? 60000 : (int)(next - now);
 }
 
+/* What to send in option 12: the name asked for; in PID 1 the kernel's
+ * hostname, or, when the node has none yet, ember-<MAC> — which also
+ * becomes the hostname until DHCP or ip= names the node, so every node
+ * has a unique name (rke2 registers the Node under it). */
+static const char *client_hostname(struct net *n, char *buf, size_t len)
+{
+        struct utsname u;
+        if (n->o->hostname || !n->o->set_hostname)
+                return n->o->hostname;
+        if (uname(&u) == 0 && u.nodename[0] && !streq(u.nodename, "(none)") && !streq(u.nodename, "localhost"))
+                return snprintf(buf, len, "%.63s", u.nodename), buf;
+        const uint8_t *m = n->link.mac;
+        snprintf(buf, len, "ember-%02x%02x%02x%02x%02x%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+        if (sethostname(buf, strlen(buf)) < 0)
+                log_warn("network", "setting the hostname %s failed: %m, continuing", buf);
+        else
+                log_info("network", "hostname %s until the network names the node", buf);
+        return buf;
+}
+
 static int run_dhcp(struct net *n)
 {
+        char name[64];
         n->raw_fd = open_raw(n->link.ifindex);
         if (n->raw_fd < 0)
                 return log_err("network", "opening a packet socket on %s failed: %s", n->link.name,
                                strerror(-n->raw_fd)),
                        n->raw_fd;
-        struct dhcp_client_config cc = { .hostname = n->o->hostname, .rapid_commit = n->o->rapid_commit,
+        struct dhcp_client_config cc = { .hostname = client_hostname(n, name, sizeof(name)), .rapid_commit = n->o->rapid_commit,
                                           .acd = n->o->acd, .init_reboot_addr = n->o->request_addr };
         memcpy(cc.mac, n->link.mac, 6);
         dhcp_client_init(&n->client, &cc, &client_ops, n);

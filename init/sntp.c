@@ -305,7 +305,12 @@ static int send_request(struct exchange *x)
         a.t1 = sntp_ts_from_timespec(&real);
         /* counted even when send fails: the try is spent either way */
         x->sent[x->n_sent++] = a;
-        if (send(x->fd, pkt, sizeof(pkt), MSG_NOSIGNAL) < 0)
+        ssize_t n = send(x->fd, pkt, sizeof(pkt), MSG_NOSIGNAL);
+        /* an ICMP error for an earlier try, pending on the socket, fails
+         * this send without sending; reporting it cleared it */
+        if (n < 0 && errno == ECONNREFUSED)
+                n = send(x->fd, pkt, sizeof(pkt), MSG_NOSIGNAL);
+        if (n < 0)
                 x->sock_err = negative_errno();
         return 0;
 }

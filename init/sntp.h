@@ -128,7 +128,9 @@ int sntp_measure(const struct sntp_packet *p, uint64_t t1, uint64_t t4, struct s
  * Returns 0, the packet layer's codes for the reply that ended the wait,
  * -ETIMEDOUT when no usable reply came, or the socket's error (such as
  * -ECONNREFUSED after an ICMP port unreachable) when one was seen and no
- * reply came. *ret is written only on success. */
+ * reply came; 'why' then says so, with the last dropped datagram's fault,
+ * but not the server, which the caller names. *ret is written only on
+ * success. */
 int sntp_query(uint32_t server, uint16_t port, unsigned timeout_ms, struct sntp_result *ret, char *why,
                size_t whylen);
 

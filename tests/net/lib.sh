@@ -116,6 +116,16 @@ wait_for() {
 	return 1
 }
 
+# wait_count FILE REGEX N SECONDS: until at least N lines match.
+wait_count() {
+	local end=$((SECONDS + $4))
+	while [ "$SECONDS" -lt "$end" ]; do
+		[ "$(grep -Ec -- "$2" "$1")" -ge "$3" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
 cli_addrs() { ip -n "$CLI" -4 -o addr show dev "${1:-eth0}"; }
 cli_routes() { ip -n "$CLI" -4 route show; }
 

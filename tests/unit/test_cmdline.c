@@ -232,6 +232,49 @@ static void test_config_json(void **state)
         config_free(&cfg);
 }
 
+static void test_proxy_and_acd(void **state)
+{
+        struct ember_config cfg;
+        struct diag_list d;
+        assert_int_equal(apply("ember.proxy=http://ops:s3cret@proxy.example:3128/ ember.acd=rfc5227", &cfg, &d, false), 0);
+        assert_string_equal(cfg.proxy, "http://ops:s3cret@proxy.example:3128/");
+        assert_int_equal(cfg.acd, ACD_MODE_RFC5227);
+        char *j = config_to_json(&cfg, false);
+        assert_non_null(j);
+        /* the password never reaches the settings line on the console */
+        assert_null(strstr(j, "s3cret"));
+        assert_non_null(strstr(j, "\"proxy\":\"http://***@proxy.example:3128/\""));
+        assert_non_null(strstr(j, "\"acd\":\"rfc5227\""));
+        free(j);
+        config_free(&cfg);
+
+        assert_int_equal(apply("ember.proxy=https://proxy:3128 ember.acd=sometimes", &cfg, &d, false), 2);
+        assert_null(cfg.proxy);
+        assert_int_equal(cfg.acd, ACD_MODE_FAST);
+        assert_true(has_diag(&d, DIAG_ERR, "ember.proxy"));
+        assert_true(has_diag(&d, DIAG_ERR, "expected fast, rfc5227 or off"));
+        config_free(&cfg);
+}
+
+static void test_url_redact(void **state)
+{
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "http://proxy:3128", "http://proxy:3128" },
+                { "http://u:p@proxy:3128", "http://***@proxy:3128" },
+                { "http://u:p@w@proxy:3128/x@y", "http://***@proxy:3128/x@y" },
+                { "https://h/path?q=a@b", "https://h/path?q=a@b" },
+                { "u:p@host", "***@host" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *r = url_redact(cases[i].in);
+                assert_non_null(r);
+                assert_string_equal(r, cases[i].out);
+                free(r);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -240,6 +283,7 @@ int main(void)
                 cmocka_unit_test(test_config_values),    cmocka_unit_test(test_config_invalid),
                 cmocka_unit_test(test_config_warnings),  cmocka_unit_test(test_unknown_key_escaped),
                 cmocka_unit_test(test_parse_size),       cmocka_unit_test(test_config_json),
+                cmocka_unit_test(test_proxy_and_acd),    cmocka_unit_test(test_url_redact),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
