@@ -435,6 +435,9 @@ static int run_dhcp(struct net *n)
                        n->raw_fd;
         struct dhcp_client_config cc = { .hostname = client_hostname(n, name, sizeof(name)), .rapid_commit = n->o->rapid_commit,
                                           .acd = n->o->acd, .init_reboot_addr = n->o->request_addr };
+        /* a restarted process confirms the address it had (INIT-REBOOT) */
+        if (!cc.init_reboot_addr && n->o->state_path)
+                cc.init_reboot_addr = network_remembered_addr(n->o->state_path);
         memcpy(cc.mac, n->link.mac, 6);
         dhcp_client_init(&n->client, &cc, &client_ops, n);
         dhcp_client_start(&n->client, now_ms());

@@ -147,8 +147,6 @@ static int network_child(struct child *c, void *userdata)
         o.sntp = true;
         o.state_path = NETWORK_STATE_PATH;
         o.notify_fd = b->net_report[1];
-        /* a restarted network process confirms the address it had (INIT-REBOOT) */
-        o.request_addr = c->restarts ? network_remembered_addr(NETWORK_STATE_PATH) : 0;
         return network_run(&o) < 0 ? 1 : 0;
 }
 

@@ -30,7 +30,8 @@ static const char usage_text[] =
         "  --set-hostname        set the host name from the lease or ip=\n"
         "  --resolv-conf PATH    write the DNS servers and search domain there\n"
         "  --ntp                 query the lease's NTP servers and step the clock\n"
-        "  --state PATH          keep the lease record (JSON) there\n"
+        "  --state PATH          keep the lease record (JSON) there; an unexpired\n"
+        "                        record is confirmed first (INIT-REBOOT)\n"
         "  --link-timeout MS     wait this long for the interface and carrier (30000)\n"
         "  --once                exit 0 after the first lease is configured\n"
         "  --help                this text\n";
