@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "netsync.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "clock.h"
@@ -45,6 +47,16 @@ static void step(struct netsync *s, uint32_t server, const struct sntp_result *r
                          (long long)(res->offset_ns / 1000), (long long)(res->delay_ns / 1000), res->stratum);
                 return;
         }
+        /* a server that would wind the clock back before this image was
+         * built is wrong (or hostile): certificates would look unexpired */
+        int64_t floor_s;
+        struct timespec now;
+        if (res->offset_ns < 0 && clock_epoch_read(CLOCK_BUILD_EPOCH_FILE, &floor_s) == 0 &&
+            clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+            (int64_t)now.tv_sec + res->offset_ns / 1000000000LL < floor_s) {
+                log_warn("ntp", "%s would set the clock before the image's build time, ignoring", a);
+                return;
+        }
         int r = clock_apply_offset(res->offset_ns, detail, sizeof(detail));
         if (r < 0)
                 log_err("ntp", "correcting the clock by %lld ms failed: %s", (long long)(res->offset_ns / 1000000),
@@ -65,6 +77,11 @@ void netsync_tick(struct netsync *s, unsigned long long now)
                 int r = sntp_query(s->servers.a[i], SNTP_PORT, NETSYNC_QUERY_TIMEOUT_MS, &res, why, sizeof(why));
                 if (r < 0) {
                         log_warn("ntp", "asking %s for the time failed: %s", dhcp_addr_str(s->servers.a[i], a), why);
+                        /* kiss-o'-death DENY/RSTR: never ask it again this lease */
+                        if (r == -EACCES && (strstr(why, "DENY") || strstr(why, "RSTR"))) {
+                                s->servers.a[i] = s->servers.a[--s->servers.n];
+                                i--;
+                        }
                         continue;
                 }
                 step(s, s->servers.a[i], &res);
