@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The verifier's state: machines, approved images, attestation sessions
+ * and the audit log. One interface (struct store_ops); SQLite is the
+ * backend today (store_sqlite.c), one file, WAL with synchronous=FULL so a
+ * `kill -9` loses nothing that was acknowledged. Every function returns 0
+ * or a negative errno: -ENOENT (no such row), -EEXIST (a unique key is
+ * taken), -EIO (the database failed; the backend logged why). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_ID_LEN 37       /* a UUID and its NUL */
+#define STORE_HASH_LEN 32     /* SHA-256 */
+#define STORE_SECRET_LEN 32
+#define STORE_NOTE_MAX 256
+
+enum machine_state {
+        MACHINE_PENDING,  /* attested with an unknown EK: waits for the operator */
+        MACHINE_ENROLLED, /* may boot */
+        MACHINE_REJECTED, /* the operator said no to a pending one */
+        MACHINE_REVOKED,  /* may never boot again */
+        _MACHINE_STATE_MAX,
+};
+const char *machine_state_name(enum machine_state s);
+int machine_state_from_name(const char *s);
+
+struct machine {
+        char id[STORE_ID_LEN];
+        uint8_t ek_hash[STORE_HASH_LEN];    /* SHA-256 of the EK's TPM2B_PUBLIC */
+        enum machine_state state;
+        uint8_t secret[STORE_SECRET_LEN];   /* per-machine material (credential binding) */
+        int64_t created, updated;           /* unix seconds */
+        uint32_t reset_count, restart_count; /* the last quote's clockInfo, so they never go back */
+        char note[STORE_NOTE_MAX];
+};
+
+struct image {
+        char id[STORE_ID_LEN];
+        char name[128];
+        uint8_t digest[STORE_HASH_LEN]; /* SHA-256 of the canonical reference values */
+        char *refvalues;                /* the document (refvalues.h), malloc'ed */
+        unsigned approvals;
+};
+
+struct approval {
+        char id[STORE_ID_LEN];
+        char image_id[STORE_ID_LEN];
+        int64_t created;
+        char source[128]; /* "file NAME" or "evidence SESSION" */
+};
+
+struct session {
+        char id[STORE_ID_LEN];
+        uint8_t ek_hash[STORE_HASH_LEN];
+        uint8_t nonce[32];
+        uint8_t secret[32];
+        uint8_t ak_name[2 + 64];
+        size_t ak_name_len;
+        uint32_t pcr_mask;
+        int64_t expires;
+        bool used;
+};
+
+struct store;
+typedef int (*machine_cb)(const struct machine *m, void *ud);
+typedef int (*image_cb)(const struct image *img, void *ud);
+
+struct store_ops {
+        void (*close)(struct store *s);
+        int (*machine_put)(struct store *s, const struct machine *m); /* insert, or update the row with its id */
+        int (*machine_get)(struct store *s, const char *id, struct machine *ret);
+        int (*machine_by_ek)(struct store *s, const uint8_t ek_hash[STORE_HASH_LEN], struct machine *ret);
+        int (*machine_delete)(struct store *s, const char *id);
+        int (*machine_list)(struct store *s, machine_cb cb, void *ud);
+        /* adds an approval; the image row is created on its first approval
+         * (same digest = same image) */
+        int (*approve)(struct store *s, const char *name, const uint8_t digest[STORE_HASH_LEN], const char *refvalues,
+                       const char *source, int64_t now, struct approval *ret);
+        /* removes one approval; the image goes with its last one */
+        int (*unapprove)(struct store *s, const char *approval_id);
+        int (*image_list)(struct store *s, image_cb cb, void *ud);
+        int (*session_put)(struct store *s, const struct session *se);
+        /* marks it used; -ENOENT unknown, -EALREADY used before, -ETIME expired */
+        int (*session_take)(struct store *s, const char *id, int64_t now, struct session *ret);
+        int (*session_gc)(struct store *s, int64_t now);
+        int (*audit)(struct store *s, int64_t now, const char *actor, const char *action, const char *subject,
+                     const char *detail);
+        /* the audit log, oldest first, one line each, into cb */
+        int (*audit_list)(struct store *s, int (*cb)(const char *line, void *ud), void *ud);
+};
+
+struct store {
+        const struct store_ops *ops;
+};
+
+int store_open_sqlite(const char *path, struct store **ret);
+
+static inline void store_close(struct store *s)
+{
+        if (s)
+                s->ops->close(s);
+}
+
+void image_free(struct image *img);
+/* A random (version 4) UUID. */
+int uuid_random(char out[STORE_ID_LEN]);

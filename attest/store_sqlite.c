@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The SQLite backend of store.h. Statements are prepared per call (the
+ * server's rate is bounded by TPM quotes, not by this), every write is one
+ * transaction, and the database runs in WAL mode with synchronous=FULL:
+ * when a call returns 0 its change survives a crash or `kill -9`. */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "util.h"
+
+#define SCHEMA_VERSION "1"
+
+/* The server logs to stderr (its service manager keeps it). */
+#define log_err(who, ...) (fprintf(stderr, who ": " __VA_ARGS__), fputc('\n', stderr))
+
+struct sqlite_store {
+        struct store base;
+        sqlite3 *db;
+};
+
+static const char *const state_names[_MACHINE_STATE_MAX] = {
+        [MACHINE_PENDING] = "pending",
+        [MACHINE_ENROLLED] = "enrolled",
+        [MACHINE_REJECTED] = "rejected",
+        [MACHINE_REVOKED] = "revoked",
+};
+
+const char *machine_state_name(enum machine_state s)
+{
+        return (unsigned)s < _MACHINE_STATE_MAX ? state_names[s] : "?";
+}
+
+int machine_state_from_name(const char *s)
+{
+        for (int i = 0; i < _MACHINE_STATE_MAX; i++)
+                if (s && streq(s, state_names[i]))
+                        return i;
+        return -EINVAL;
+}
+
+int uuid_random(char out[STORE_ID_LEN])
+{
+        uint8_t b[16];
+        int r = getrandom_full(b, sizeof(b));
+        if (r < 0)
+                return r;
+        b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+        b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+        snprintf(out, STORE_ID_LEN, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+        return 0;
+}
+
+void image_free(struct image *img)
+{
+        if (img) {
+                free(img->refvalues);
+                img->refvalues = NULL;
+        }
+}
+
+static sqlite3 *db_of(struct store *s)
+{
+        return ((struct sqlite_store *)s)->db;
+}
+
+/* One place turns SQLite's codes into ours and logs its own text. */
+static int sql_err(sqlite3 *db, int rc, const char *what)
+{
+        if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT)
+                return -EEXIST;
+        log_err("store", "%s: %s (SQLite %d)", what, sqlite3_errmsg(db), rc);
+        return -EIO;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+        int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+        return rc == SQLITE_OK ? 0 : sql_err(db, rc, "preparing a statement");
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+        char *msg = NULL;
+        int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+        if (rc != SQLITE_OK) {
+                log_err("store", "%s (SQLite %d)", msg ? msg : sqlite3_errstr(rc), rc);
+                sqlite3_free(msg);
+                return rc == SQLITE_CONSTRAINT ? -EEXIST : -EIO;
+        }
+        return 0;
+}
+
+/* Runs a prepared write to completion and finalizes it. */
+static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
+{
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? 0 : sql_err(db, rc, what);
+}
+
+static void blob_out(sqlite3_stmt *st, int col, void *dst, size_t len)
+{
+        const void *p = sqlite3_column_blob(st, col);
+        size_t n = (size_t)sqlite3_column_bytes(st, col);
+        memset(dst, 0, len);
+        if (p)
+                memcpy(dst, p, n < len ? n : len);
+}
+
+static void text_out(sqlite3_stmt *st, int col, char *dst, size_t len)
+{
+        const unsigned char *t = sqlite3_column_text(st, col);
+        snprintf(dst, len, "%s", t ? (const char *)t : "");
+}
+
+/* ---- machines ---------------------------------------------------------- */
+
+#define MACHINE_COLS "id, ek_hash, state, secret, created, updated, reset_count, restart_count, note"
+
+static void machine_row(sqlite3_stmt *st, struct machine *m)
+{
+        *m = (struct machine){ 0 };
+        text_out(st, 0, m->id, sizeof(m->id));
+        blob_out(st, 1, m->ek_hash, sizeof(m->ek_hash));
+        m->state = (enum machine_state)sqlite3_column_int(st, 2);
+        blob_out(st, 3, m->secret, sizeof(m->secret));
+        m->created = sqlite3_column_int64(st, 4);
+        m->updated = sqlite3_column_int64(st, 5);
+        m->reset_count = (uint32_t)sqlite3_column_int64(st, 6);
+        m->restart_count = (uint32_t)sqlite3_column_int64(st, 7);
+        text_out(st, 8, m->note, sizeof(m->note));
+}
+
+static int sq_machine_put(struct store *s, const struct machine *m)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "INSERT INTO machines (" MACHINE_COLS ") VALUES (?,?,?,?,?,?,?,?,?) "
+                        "ON CONFLICT(id) DO UPDATE SET ek_hash = excluded.ek_hash, state = excluded.state, "
+                        "secret = excluded.secret, updated = excluded.updated, reset_count = excluded.reset_count, "
+                        "restart_count = excluded.restart_count, note = excluded.note", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, m->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 2, m->ek_hash, sizeof(m->ek_hash), SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 3, (int)m->state);
+        sqlite3_bind_blob(st, 4, m->secret, sizeof(m->secret), SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, m->created);
+        sqlite3_bind_int64(st, 6, m->updated);
+        sqlite3_bind_int64(st, 7, m->reset_count);
+        sqlite3_bind_int64(st, 8, m->restart_count);
+        sqlite3_bind_text(st, 9, m->note, -1, SQLITE_TRANSIENT);
+        return step_done(db, st, "storing a machine");
+}
+
+static int machine_query(struct store *s, const char *where, const void *key, int keylen, struct machine *ret)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        char sql[160];
+        snprintf(sql, sizeof(sql), "SELECT " MACHINE_COLS " FROM machines WHERE %s = ?", where);
+        int r = prepare(db, sql, &st);
+        if (r < 0)
+                return r;
+        if (keylen < 0)
+                sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_blob(st, 1, key, keylen, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                machine_row(st, ret);
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_err(db, rc, "reading a machine");
+}
+
+static int sq_machine_get(struct store *s, const char *id, struct machine *ret)
+{
+        return machine_query(s, "id", id, -1, ret);
+}
+
+static int sq_machine_by_ek(struct store *s, const uint8_t ek_hash[STORE_HASH_LEN], struct machine *ret)
+{
+        return machine_query(s, "ek_hash", ek_hash, STORE_HASH_LEN, ret);
+}
+
+static int sq_machine_delete(struct store *s, const char *id)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "DELETE FROM machines WHERE id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        r = step_done(db, st, "deleting a machine");
+        return r < 0 ? r : sqlite3_changes(db) ? 0 : -ENOENT;
+}
+
+static int sq_machine_list(struct store *s, machine_cb cb, void *ud)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "SELECT " MACHINE_COLS " FROM machines ORDER BY created, id", &st), rc;
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct machine m;
+                machine_row(st, &m);
+                if ((r = cb(&m, ud)) < 0)
+                        break;
+        }
+        sqlite3_finalize(st);
+        return r < 0 ? r : rc == SQLITE_DONE ? 0 : sql_err(db, rc, "listing machines");
+}
+
+/* ---- images and approvals --------------------------------------------- */
+
+static int sq_approve(struct store *s, const char *name, const uint8_t digest[STORE_HASH_LEN], const char *refvalues,
+                      const char *source, int64_t now, struct approval *ret)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        struct approval a = { .created = now };
+        char image_id[STORE_ID_LEN];
+        int r = exec(db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = prepare(db, "SELECT id FROM images WHERE digest = ?", &st);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_blob(st, 1, digest, STORE_HASH_LEN, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                text_out(st, 0, image_id, sizeof(image_id));
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+                r = sql_err(db, rc, "looking up an image");
+                goto fail;
+        }
+        if (rc == SQLITE_DONE) {
+                if ((r = uuid_random(image_id)) < 0 ||
+                    (r = prepare(db, "INSERT INTO images (id, name, digest, refvalues) VALUES (?,?,?,?)", &st)) < 0)
+                        goto fail;
+                sqlite3_bind_text(st, 1, image_id, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_blob(st, 3, digest, STORE_HASH_LEN, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 4, refvalues, -1, SQLITE_TRANSIENT);
+                if ((r = step_done(db, st, "adding an image")) < 0)
+                        goto fail;
+        }
+        if ((r = uuid_random(a.id)) < 0 ||
+            (r = prepare(db, "INSERT INTO approvals (id, image_id, created, source) VALUES (?,?,?,?)", &st)) < 0)
+                goto fail;
+        snprintf(a.image_id, sizeof(a.image_id), "%s", image_id);
+        snprintf(a.source, sizeof(a.source), "%s", source);
+        sqlite3_bind_text(st, 1, a.id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, a.image_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_text(st, 4, a.source, -1, SQLITE_TRANSIENT);
+        if ((r = step_done(db, st, "adding an approval")) < 0 || (r = exec(db, "COMMIT")) < 0)
+                goto fail;
+        if (ret)
+                *ret = a;
+        return 0;
+fail:
+        (void)exec(db, "ROLLBACK");
+        return r;
+}
+
+static int sq_unapprove(struct store *s, const char *approval_id)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = exec(db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        if ((r = prepare(db, "DELETE FROM approvals WHERE id = ?", &st)) < 0)
+                goto fail;
+        sqlite3_bind_text(st, 1, approval_id, -1, SQLITE_TRANSIENT);
+        if ((r = step_done(db, st, "removing an approval")) < 0)
+                goto fail;
+        if (sqlite3_changes(db) == 0) {
+                r = -ENOENT;
+                goto fail;
+        }
+        /* an image lives as long as one approval names it */
+        if ((r = exec(db, "DELETE FROM images WHERE id NOT IN (SELECT image_id FROM approvals)")) < 0 ||
+            (r = exec(db, "COMMIT")) < 0)
+                goto fail;
+        return 0;
+fail:
+        (void)exec(db, "ROLLBACK");
+        return r;
+}
+
+static int sq_image_list(struct store *s, image_cb cb, void *ud)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db,
+                        "SELECT i.id, i.name, i.digest, i.refvalues, COUNT(a.id) FROM images i "
+                        "JOIN approvals a ON a.image_id = i.id GROUP BY i.id ORDER BY i.name, i.id",
+                        &st),
+            rc;
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct image img = { .approvals = (unsigned)sqlite3_column_int(st, 4) };
+                text_out(st, 0, img.id, sizeof(img.id));
+                text_out(st, 1, img.name, sizeof(img.name));
+                blob_out(st, 2, img.digest, sizeof(img.digest));
+                const unsigned char *t = sqlite3_column_text(st, 3);
+                img.refvalues = strdup(t ? (const char *)t : "");
+                if (!img.refvalues) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = cb(&img, ud);
+                image_free(&img);
+                if (r < 0)
+                        break;
+        }
+        sqlite3_finalize(st);
+        return r < 0 ? r : rc == SQLITE_DONE ? 0 : sql_err(db, rc, "listing images");
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+static int sq_session_put(struct store *s, const struct session *se)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db,
+                        "INSERT INTO sessions (id, ek_hash, nonce, secret, ak_name, pcr_mask, expires, used) "
+                        "VALUES (?,?,?,?,?,?,?,0)",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, se->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 2, se->ek_hash, sizeof(se->ek_hash), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 3, se->nonce, sizeof(se->nonce), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 4, se->secret, sizeof(se->secret), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 5, se->ak_name, (int)se->ak_name_len, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, se->pcr_mask);
+        sqlite3_bind_int64(st, 7, se->expires);
+        return step_done(db, st, "storing a session");
+}
+
+static int sq_session_take(struct store *s, const char *id, int64_t now, struct session *ret)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        struct session se = { 0 };
+        int r = exec(db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        if ((r = prepare(db, "SELECT id, ek_hash, nonce, secret, ak_name, pcr_mask, expires, used FROM sessions WHERE id = ?",
+                         &st)) < 0)
+                goto fail;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                text_out(st, 0, se.id, sizeof(se.id));
+                blob_out(st, 1, se.ek_hash, sizeof(se.ek_hash));
+                blob_out(st, 2, se.nonce, sizeof(se.nonce));
+                blob_out(st, 3, se.secret, sizeof(se.secret));
+                se.ak_name_len = (size_t)sqlite3_column_bytes(st, 4);
+                if (se.ak_name_len > sizeof(se.ak_name))
+                        se.ak_name_len = sizeof(se.ak_name);
+                blob_out(st, 4, se.ak_name, sizeof(se.ak_name));
+                se.pcr_mask = (uint32_t)sqlite3_column_int64(st, 5);
+                se.expires = sqlite3_column_int64(st, 6);
+                se.used = sqlite3_column_int(st, 7) != 0;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW) {
+                r = rc == SQLITE_DONE ? -ENOENT : sql_err(db, rc, "reading a session");
+                goto fail;
+        }
+        if (se.used) {
+                r = -EALREADY;
+                goto fail;
+        }
+        /* consumed even when expired: a session is tried once */
+        if ((r = prepare(db, "UPDATE sessions SET used = 1 WHERE id = ?", &st)) < 0)
+                goto fail;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        if ((r = step_done(db, st, "consuming a session")) < 0 || (r = exec(db, "COMMIT")) < 0)
+                goto fail;
+        if (se.expires <= now)
+                return -ETIME;
+        *ret = se;
+        return 0;
+fail:
+        (void)exec(db, "ROLLBACK");
+        return r;
+}
+
+static int sq_session_gc(struct store *s, int64_t now)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "DELETE FROM sessions WHERE expires <= ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, now);
+        r = step_done(db, st, "collecting sessions");
+        return r < 0 ? r : sqlite3_changes(db);
+}
+
+/* ---- audit ------------------------------------------------------------ */
+
+static int sq_audit(struct store *s, int64_t now, const char *actor, const char *action, const char *subject,
+                    const char *detail)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "INSERT INTO audit (time, actor, action, subject, detail) VALUES (?,?,?,?,?)", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_text(st, 2, actor, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, action, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, subject ? subject : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, detail ? detail : "", -1, SQLITE_TRANSIENT);
+        return step_done(db, st, "writing the audit log");
+}
+
+static int sq_audit_list(struct store *s, int (*cb)(const char *line, void *ud), void *ud)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db,
+                        "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', time, 'unixepoch'), actor, action, subject, detail "
+                        "FROM audit ORDER BY seq",
+                        &st),
+            rc;
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                char line[1024];
+                snprintf(line, sizeof(line), "%s %s %s %s%s%s", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
+                         sqlite3_column_text(st, 2), sqlite3_column_text(st, 3),
+                         *(const char *)sqlite3_column_text(st, 4) ? ": " : "", sqlite3_column_text(st, 4));
+                if ((r = cb(line, ud)) < 0)
+                        break;
+        }
+        sqlite3_finalize(st);
+        return r < 0 ? r : rc == SQLITE_DONE ? 0 : sql_err(db, rc, "reading the audit log");
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+static void sq_close(struct store *s)
+{
+        struct sqlite_store *q = (struct sqlite_store *)s;
+        sqlite3_close(q->db);
+        free(q);
+}
+
+static const struct store_ops sqlite_ops = {
+        .close = sq_close,
+        .machine_put = sq_machine_put,
+        .machine_get = sq_machine_get,
+        .machine_by_ek = sq_machine_by_ek,
+        .machine_delete = sq_machine_delete,
+        .machine_list = sq_machine_list,
+        .approve = sq_approve,
+        .unapprove = sq_unapprove,
+        .image_list = sq_image_list,
+        .session_put = sq_session_put,
+        .session_take = sq_session_take,
+        .session_gc = sq_session_gc,
+        .audit = sq_audit,
+        .audit_list = sq_audit_list,
+};
+
+static const char schema[] =
+        "CREATE TABLE IF NOT EXISTS machines (id TEXT PRIMARY KEY, ek_hash BLOB NOT NULL UNIQUE, state INTEGER NOT NULL,"
+        " secret BLOB NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL, reset_count INTEGER NOT NULL,"
+        " restart_count INTEGER NOT NULL, note TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY, name TEXT NOT NULL, digest BLOB NOT NULL UNIQUE,"
+        " refvalues TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id),"
+        " created INTEGER NOT NULL, source TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, ek_hash BLOB NOT NULL, nonce BLOB NOT NULL,"
+        " secret BLOB NOT NULL, ak_name BLOB NOT NULL, pcr_mask INTEGER NOT NULL, expires INTEGER NOT NULL,"
+        " used INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+        " actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL);";
+
+int store_open_sqlite(const char *path, struct store **ret)
+{
+        struct sqlite_store *q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        q->base.ops = &sqlite_ops;
+        int rc = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                log_err("store", "opening %s: %s", path, q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+                sq_close(&q->base);
+                return -EIO;
+        }
+        sqlite3_busy_timeout(q->db, 5000);
+        int r = exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+        if (r >= 0)
+                r = exec(q->db, schema);
+        if (r >= 0)
+                r = exec(q->db, "PRAGMA user_version=" SCHEMA_VERSION);
+        if (r < 0) {
+                sq_close(&q->base);
+                return r;
+        }
+        *ret = &q->base;
+        return 0;
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The verifier's SQLite store: machines, approvals counted per image,
+ * single-use sessions, the audit log, and nothing lost to `kill -9`. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+
+static char dir[64], path[96];
+
+static int setup(void **state)
+{
+        snprintf(dir, sizeof(dir), "/tmp/ember-store.XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/ember.db", dir);
+        struct store *s;
+        assert_int_equal(store_open_sqlite(path, &s), 0);
+        *state = s;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        char cmd[128];
+        store_close(*state);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        return system(cmd);
+}
+
+static struct machine new_machine(uint8_t tag, enum machine_state st)
+{
+        struct machine m = { .state = st, .created = 1000 + tag, .updated = 1000 + tag };
+        assert_int_equal(uuid_random(m.id), 0);
+        memset(m.ek_hash, tag, sizeof(m.ek_hash));
+        memset(m.secret, 0x40 + tag, sizeof(m.secret));
+        snprintf(m.note, sizeof(m.note), "rack %u", tag);
+        return m;
+}
+
+static void test_machines(void **state)
+{
+        struct store *s = *state;
+        struct machine a = new_machine(1, MACHINE_ENROLLED), b = new_machine(2, MACHINE_PENDING), got;
+        assert_int_equal(s->ops->machine_put(s, &a), 0);
+        assert_int_equal(s->ops->machine_put(s, &b), 0);
+        assert_int_equal(s->ops->machine_get(s, a.id, &got), 0);
+        assert_memory_equal(&got, &a, sizeof(a));
+        assert_int_equal(s->ops->machine_by_ek(s, b.ek_hash, &got), 0);
+        assert_string_equal(got.id, b.id);
+        /* one EK, one machine */
+        struct machine dup = new_machine(1, MACHINE_PENDING);
+        assert_int_equal(s->ops->machine_put(s, &dup), -EEXIST);
+        /* state changes are updates of the same row */
+        a.state = MACHINE_REVOKED;
+        a.reset_count = 7;
+        assert_int_equal(s->ops->machine_put(s, &a), 0);
+        assert_int_equal(s->ops->machine_get(s, a.id, &got), 0);
+        assert_int_equal(got.state, MACHINE_REVOKED);
+        assert_int_equal(got.reset_count, 7);
+        assert_int_equal(s->ops->machine_delete(s, b.id), 0);
+        assert_int_equal(s->ops->machine_delete(s, b.id), -ENOENT);
+        assert_int_equal(s->ops->machine_by_ek(s, b.ek_hash, &got), -ENOENT);
+        assert_int_equal(machine_state_from_name("revoked"), MACHINE_REVOKED);
+        assert_int_equal(machine_state_from_name("bogus"), -EINVAL);
+}
+
+static int count_images(const struct image *img, void *ud)
+{
+        unsigned *n = ud;
+        n[0]++;
+        n[1] += img->approvals;
+        return 0;
+}
+
+static void test_approvals(void **state)
+{
+        struct store *s = *state;
+        uint8_t d1[32], d2[32];
+        struct approval a1, a2, a3;
+        unsigned n[2];
+        memset(d1, 1, sizeof(d1));
+        memset(d2, 2, sizeof(d2));
+        assert_int_equal(s->ops->approve(s, "ember-1.0", d1, "[…]", "file a.json", 10, &a1), 0);
+        assert_int_equal(s->ops->approve(s, "ember-1.0", d1, "[…]", "file b.json", 11, &a2), 0);
+        assert_int_equal(s->ops->approve(s, "ember-1.1", d2, "[…]", "file c.json", 12, &a3), 0);
+        assert_string_equal(a1.image_id, a2.image_id); /* same values, same image */
+        n[0] = n[1] = 0;
+        assert_int_equal(s->ops->image_list(s, count_images, n), 0);
+        assert_int_equal(n[0], 2);
+        assert_int_equal(n[1], 3);
+        /* one of two approvals removed: still approved */
+        assert_int_equal(s->ops->unapprove(s, a1.id), 0);
+        n[0] = n[1] = 0;
+        assert_int_equal(s->ops->image_list(s, count_images, n), 0);
+        assert_int_equal(n[0], 2);
+        /* the last one removed: the image is gone */
+        assert_int_equal(s->ops->unapprove(s, a2.id), 0);
+        n[0] = n[1] = 0;
+        assert_int_equal(s->ops->image_list(s, count_images, n), 0);
+        assert_int_equal(n[0], 1);
+        assert_int_equal(s->ops->unapprove(s, a2.id), -ENOENT);
+}
+
+static void test_sessions(void **state)
+{
+        struct store *s = *state;
+        struct session se = { .pcr_mask = 0x290, .expires = 100, .ak_name_len = 34 }, got;
+        assert_int_equal(uuid_random(se.id), 0);
+        memset(se.nonce, 7, sizeof(se.nonce));
+        assert_int_equal(s->ops->session_put(s, &se), 0);
+        assert_int_equal(s->ops->session_take(s, se.id, 50, &got), 0);
+        assert_memory_equal(got.nonce, se.nonce, sizeof(se.nonce));
+        assert_int_equal(got.pcr_mask, 0x290);
+        assert_int_equal(got.ak_name_len, 34);
+        /* single use */
+        assert_int_equal(s->ops->session_take(s, se.id, 51, &got), -EALREADY);
+        assert_int_equal(s->ops->session_take(s, "no-such-session", 51, &got), -ENOENT);
+        /* expired: refused, and consumed all the same */
+        struct session old = { .expires = 100 };
+        assert_int_equal(uuid_random(old.id), 0);
+        assert_int_equal(s->ops->session_put(s, &old), 0);
+        assert_int_equal(s->ops->session_take(s, old.id, 100, &got), -ETIME);
+        assert_int_equal(s->ops->session_take(s, old.id, 10, &got), -EALREADY);
+        assert_int_equal(s->ops->session_gc(s, 101), 2);
+        assert_int_equal(s->ops->session_gc(s, 101), 0);
+}
+
+static int collect(const char *line, void *ud)
+{
+        char *buf = ud;
+        strcat(buf, line);
+        strcat(buf, "\n");
+        return 0;
+}
+
+static void test_audit(void **state)
+{
+        struct store *s = *state;
+        static char buf[4096];
+        buf[0] = '\0';
+        assert_int_equal(s->ops->audit(s, 0, "operator", "machine.approve", "m-1", "from pending"), 0);
+        assert_int_equal(s->ops->audit(s, 60, "server", "attest.refuse", "m-2", "PCR 9: no approved image has this value"), 0);
+        assert_int_equal(s->ops->audit_list(s, collect, buf), 0);
+        assert_string_equal(buf, "1970-01-01T00:00:00Z operator machine.approve m-1: from pending\n"
+                                 "1970-01-01T00:01:00Z server attest.refuse m-2: PCR 9: no approved image has this value\n");
+}
+
+/* A writer killed right after its calls returned loses none of them. */
+static void test_kill_9(void **state)
+{
+        enum { N = 50 };
+        char ids[N][STORE_ID_LEN];
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct store *w;
+                if (store_open_sqlite(path, &w) < 0)
+                        _exit(1);
+                for (int i = 0; i < N; i++) {
+                        struct machine m = new_machine((uint8_t)(100 + i), MACHINE_ENROLLED);
+                        if (w->ops->machine_put(w, &m) < 0)
+                                _exit(1);
+                        (void)!write(p[1], m.id, STORE_ID_LEN); /* acknowledged */
+                }
+                raise(SIGKILL);
+        }
+        close(p[1]);
+        for (int i = 0; i < N; i++)
+                assert_int_equal(read(p[0], ids[i], STORE_ID_LEN), STORE_ID_LEN);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        struct store *r;
+        struct machine got;
+        assert_int_equal(store_open_sqlite(path, &r), 0);
+        for (int i = 0; i < N; i++)
+                assert_int_equal(r->ops->machine_get(r, ids[i], &got), 0);
+        store_close(r);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_machines, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_approvals, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kill_9, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
