@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* emberctl: the operator's commands for machines and approved images. It
+ * works on the verifier's database directly (the server re-reads it on
+ * every request), so it runs on the verifier's host, as its user. Every
+ * change is written to the audit log with the operator as actor. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <mbedtls/sha256.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <tss2/tss2_mu.h>
+
+#include "fileio.h"
+#include "refvalues.h"
+#include "store.h"
+#include "util.h"
+
+#define DEFAULT_DB "/var/lib/ember/attestd.db"
+#define EK_PUBLIC_MAX 4096
+
+static const char usage_text[] =
+        "Usage: emberctl [--db PATH] COMMAND ...\n"
+        "\n"
+        "Machines (enrolled by their TPM endorsement key):\n"
+        "  machine enroll --ek FILE [--note TEXT]   enroll the EK public (TPM2B_PUBLIC, as\n"
+        "                                           tpm2_createek -u writes it)\n"
+        "  machine enroll --ek-hash HEX [--note TEXT]\n"
+        "  machine list                             every machine and its state\n"
+        "  machine show ID\n"
+        "  machine approve ID                       a pending machine may boot\n"
+        "  machine reject ID                        a pending machine may not\n"
+        "  machine revoke ID                        an enrolled machine never boots again\n"
+        "  machine delete ID                        forget it (it attests as unknown)\n"
+        "\n"
+        "Images (approved by the PCR values they produce):\n"
+        "  image approve FILE --name NAME           approve the reference values in FILE\n"
+        "                                           (Trustee's JSON shape, one image)\n"
+        "  image list                               approved images and their approvals\n"
+        "  image show ID                            its reference values, as JSON\n"
+        "  image remove APPROVAL-ID                 drop one approval; the image goes\n"
+        "                                           with its last one\n"
+        "\n"
+        "  audit                                    the audit log, oldest first\n"
+        "\n"
+        "Options: --db PATH (default " DEFAULT_DB "), --help.\n"
+        "Exit status: 0 done, 1 failed, 2 bad usage.\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "emberctl: ");
+        vfprintf(stderr, fmt, ap);
+        fprintf(stderr, " (try 'emberctl --help')\n");
+        va_end(ap);
+        return 2;
+}
+
+static void hex(const uint8_t *d, size_t n, char *out)
+{
+        for (size_t i = 0; i < n; i++)
+                snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+        if (!s || strlen(s) != 2 * n)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                unsigned v;
+                if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
+                    !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
+                        return -EINVAL;
+                out[i] = (uint8_t)v;
+        }
+        return 0;
+}
+
+static int64_t now_s(void)
+{
+        return (int64_t)time(NULL);
+}
+
+/* The EK's identity: SHA-256 over its marshalled TPM2B_PUBLIC, which must
+ * parse whole. */
+static int ek_hash_from_file(const char *path, uint8_t out[STORE_HASH_LEN])
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len, off = 0;
+        TPM2B_PUBLIC pub = { 0 }; /* tss2-mu refuses a destination whose size is set */
+        int r = read_file_all(path, EK_PUBLIC_MAX, &buf, &len);
+        if (r < 0)
+                return fprintf(stderr, "emberctl: reading %s failed: %s\n", path, strerror(-r)), r;
+        if (Tss2_MU_TPM2B_PUBLIC_Unmarshal((const uint8_t *)buf, len, &off, &pub) != TSS2_RC_SUCCESS || off != len)
+                return fprintf(stderr, "emberctl: %s is not a TPM2B_PUBLIC (as tpm2_createek -u writes it)\n", path),
+                       -EBADMSG;
+        if (pub.publicArea.type != TPM2_ALG_RSA && pub.publicArea.type != TPM2_ALG_ECC)
+                return fprintf(stderr, "emberctl: %s: the EK must be an RSA or ECC key\n", path), -EBADMSG;
+        mbedtls_sha256_ret((const unsigned char *)buf, len, out, 0);
+        return 0;
+}
+
+static void print_machine(const struct machine *m, bool full)
+{
+        char ek[2 * STORE_HASH_LEN + 1], created[32];
+        time_t t = (time_t)m->created;
+        struct tm tm;
+        hex(m->ek_hash, STORE_HASH_LEN, ek);
+        strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+        if (!full) {
+                printf("%s  %-8s  ek %.16s…  %s  %s\n", m->id, machine_state_name(m->state), ek, created, m->note);
+                return;
+        }
+        printf("id:            %s\nstate:         %s\nek sha256:     %s\ncreated:       %s\n"
+               "reset count:   %u\nrestart count: %u\nnote:          %s\n",
+               m->id, machine_state_name(m->state), ek, created, m->reset_count, m->restart_count, m->note);
+}
+
+static int list_machine(const struct machine *m, void *ud)
+{
+        (*(unsigned *)ud)++;
+        print_machine(m, false);
+        return 0;
+}
+
+static int machine_enroll(struct store *s, int argc, char **argv)
+{
+        static const struct option opts[] = { { "ek", required_argument, NULL, 'e' },
+                                               { "ek-hash", required_argument, NULL, 'h' },
+                                               { "note", required_argument, NULL, 'n' },
+                                               { NULL, 0, NULL, 0 } };
+        struct machine m = { .state = MACHINE_ENROLLED, .created = now_s() };
+        const char *ek = NULL, *ek_hex = NULL;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                if (c == 'e')
+                        ek = optarg;
+                else if (c == 'h')
+                        ek_hex = optarg;
+                else if (c == 'n')
+                        snprintf(m.note, sizeof(m.note), "%s", optarg);
+                else
+                        return 2;
+        }
+        if (!ek == !ek_hex)
+                return usage_error("machine enroll needs exactly one of --ek FILE or --ek-hash HEX");
+        if (ek && ek_hash_from_file(ek, m.ek_hash) < 0)
+                return 1;
+        if (ek_hex && unhex(ek_hex, m.ek_hash, STORE_HASH_LEN) < 0)
+                return usage_error("--ek-hash %s is not 64 hex digits (SHA-256 of the EK's TPM2B_PUBLIC)", ek_hex);
+        struct machine old;
+        if (s->ops->machine_by_ek(s, m.ek_hash, &old) == 0)
+                return fprintf(stderr, "emberctl: this EK is already machine %s (%s)\n", old.id,
+                               machine_state_name(old.state)), 1;
+        m.updated = m.created;
+        if (uuid_random(m.id) < 0 || getrandom_full(m.secret, sizeof(m.secret)) < 0)
+                return fprintf(stderr, "emberctl: no randomness\n"), 1;
+        int r = s->ops->machine_put(s, &m);
+        if (r < 0)
+                return fprintf(stderr, "emberctl: storing the machine failed: %s\n", strerror(-r)), 1;
+        (void)s->ops->audit(s, now_s(), "operator", "machine.enroll", m.id, m.note);
+        printf("%s\n", m.id);
+        return 0;
+}
+
+/* approve/reject/revoke: which states each may start from */
+static int machine_transition(struct store *s, const char *verb, const char *id)
+{
+        struct machine m;
+        int r = s->ops->machine_get(s, id, &m);
+        if (r == -ENOENT)
+                return fprintf(stderr, "emberctl: no machine %s\n", id), 1;
+        if (r < 0)
+                return 1;
+        enum machine_state to;
+        bool ok;
+        if (streq(verb, "approve")) {
+                to = MACHINE_ENROLLED;
+                ok = m.state == MACHINE_PENDING || m.state == MACHINE_REJECTED;
+        } else if (streq(verb, "reject")) {
+                to = MACHINE_REJECTED;
+                ok = m.state == MACHINE_PENDING;
+        } else {
+                to = MACHINE_REVOKED;
+                ok = m.state != MACHINE_REVOKED;
+        }
+        if (!ok)
+                return fprintf(stderr, "emberctl: machine %s is %s: cannot %s it%s\n", id, machine_state_name(m.state),
+                               verb, m.state == MACHINE_REVOKED ? " (revocation is final; delete it to start over)" : ""),
+                       1;
+        char detail[64];
+        snprintf(detail, sizeof(detail), "%s -> %s", machine_state_name(m.state), machine_state_name(to));
+        m.state = to;
+        m.updated = now_s();
+        if ((r = s->ops->machine_put(s, &m)) < 0)
+                return fprintf(stderr, "emberctl: storing the machine failed: %s\n", strerror(-r)), 1;
+        char action[32];
+        snprintf(action, sizeof(action), "machine.%s", verb);
+        (void)s->ops->audit(s, now_s(), "operator", action, id, detail);
+        printf("machine %s: %s\n", id, detail);
+        return 0;
+}
+
+static int cmd_machine(struct store *s, int argc, char **argv)
+{
+        if (argc < 2)
+                return usage_error("machine needs a subcommand");
+        const char *sub = argv[1];
+        if (streq(sub, "enroll"))
+                return machine_enroll(s, argc - 1, argv + 1);
+        if (streq(sub, "list")) {
+                unsigned n = 0;
+                int r = s->ops->machine_list(s, list_machine, &n);
+                if (r >= 0 && n == 0)
+                        printf("no machines\n");
+                return r < 0 ? 1 : 0;
+        }
+        if (argc != 3)
+                return usage_error("machine %s needs one machine id", sub);
+        if (streq(sub, "show")) {
+                struct machine m;
+                int r = s->ops->machine_get(s, argv[2], &m);
+                if (r < 0)
+                        return fprintf(stderr, "emberctl: no machine %s\n", argv[2]), 1;
+                print_machine(&m, true);
+                return 0;
+        }
+        if (streq(sub, "approve") || streq(sub, "reject") || streq(sub, "revoke"))
+                return machine_transition(s, sub, argv[2]);
+        if (streq(sub, "delete")) {
+                int r = s->ops->machine_delete(s, argv[2]);
+                if (r < 0)
+                        return fprintf(stderr, "emberctl: %s\n", r == -ENOENT ? "no such machine" : strerror(-r)), 1;
+                (void)s->ops->audit(s, now_s(), "operator", "machine.delete", argv[2], NULL);
+                printf("machine %s deleted\n", argv[2]);
+                return 0;
+        }
+        return usage_error("unknown machine subcommand '%s'", sub);
+}
+
+static int image_approve(struct store *s, int argc, char **argv)
+{
+        static const struct option opts[] = { { "name", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 } };
+        const char *name = NULL;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                if (c != 'n')
+                        return 2;
+                name = optarg;
+        }
+        if (optind != argc - 1 || !name)
+                return usage_error("image approve needs FILE and --name NAME");
+        const char *file = argv[optind];
+        _cleanup_free_ char *doc = NULL;
+        size_t len;
+        char why[256];
+        int r = read_file_all(file, REF_DOC_MAX, &doc, &len);
+        if (r < 0)
+                return fprintf(stderr, "emberctl: reading %s failed: %s\n", file,
+                               r == -EFBIG || r == -E2BIG ? "larger than 1 MiB" : strerror(-r)), 1;
+        struct ref_image *img = calloc(1, sizeof(*img));
+        if (!img)
+                return 1;
+        r = ref_parse(doc, len, img, why, sizeof(why));
+        if (r < 0) {
+                free(img);
+                return fprintf(stderr, "emberctl: %s: %s\n", file, why), 1;
+        }
+        /* stored canonical: the same values approve the same image */
+        _cleanup_free_ char *canon = ref_export(img);
+        uint8_t digest[STORE_HASH_LEN];
+        size_t paths = img->n_paths;
+        uint32_t sel = ref_selection(img);
+        free(img);
+        if (!canon)
+                return 1;
+        mbedtls_sha256_ret((const unsigned char *)canon, strlen(canon), digest, 0);
+        char source[128];
+        snprintf(source, sizeof(source), "file %s", file);
+        struct approval a;
+        if ((r = s->ops->approve(s, name, digest, canon, source, now_s(), &a)) < 0)
+                return fprintf(stderr, "emberctl: storing the approval failed: %s\n", strerror(-r)), 1;
+        char detail[200], pcrs[80] = "";
+        for (int p = 0; p < REF_PCRS; p++)
+                if (sel & (1u << p))
+                        snprintf(pcrs + strlen(pcrs), sizeof(pcrs) - strlen(pcrs), "%s%d", pcrs[0] ? "," : "", p);
+        snprintf(detail, sizeof(detail), "%s: %zu boot path(s), PCRs %s, approval %s", name, paths, pcrs, a.id);
+        (void)s->ops->audit(s, now_s(), "operator", "image.approve", a.image_id, detail);
+        printf("image %s (%s) approved: %zu boot path(s) over PCRs %s\napproval %s\n", a.image_id, name, paths, pcrs, a.id);
+        return 0;
+}
+
+static int list_image(const struct image *img, void *ud)
+{
+        char d[2 * STORE_HASH_LEN + 1];
+        hex(img->digest, STORE_HASH_LEN, d);
+        (*(unsigned *)ud)++;
+        printf("%s  %-24s  %u approval(s)  values %.16s…\n", img->id, img->name, img->approvals, d);
+        return 0;
+}
+
+struct show_ctx {
+        const char *id;
+        bool found;
+};
+
+static int show_image(const struct image *img, void *ud)
+{
+        struct show_ctx *c = ud;
+        if (streq(img->id, c->id)) {
+                printf("%s\n", img->refvalues);
+                c->found = true;
+        }
+        return 0;
+}
+
+static int cmd_image(struct store *s, int argc, char **argv)
+{
+        if (argc < 2)
+                return usage_error("image needs a subcommand");
+        const char *sub = argv[1];
+        if (streq(sub, "approve"))
+                return image_approve(s, argc - 1, argv + 1);
+        if (streq(sub, "list")) {
+                unsigned n = 0;
+                int r = s->ops->image_list(s, list_image, &n);
+                if (r >= 0 && n == 0)
+                        printf("no approved images: no node can attest\n");
+                return r < 0 ? 1 : 0;
+        }
+        if (argc != 3)
+                return usage_error("image %s needs one id", sub);
+        if (streq(sub, "show")) {
+                struct show_ctx c = { argv[2], false };
+                if (s->ops->image_list(s, show_image, &c) < 0)
+                        return 1;
+                return c.found ? 0 : (fprintf(stderr, "emberctl: no approved image %s\n", argv[2]), 1);
+        }
+        if (streq(sub, "remove")) {
+                int r = s->ops->unapprove(s, argv[2]);
+                if (r < 0)
+                        return fprintf(stderr, "emberctl: %s\n", r == -ENOENT ? "no such approval" : strerror(-r)), 1;
+                (void)s->ops->audit(s, now_s(), "operator", "image.remove", argv[2], NULL);
+                printf("approval %s removed\n", argv[2]);
+                return 0;
+        }
+        return usage_error("unknown image subcommand '%s'", sub);
+}
+
+static int print_line(const char *line, void *ud)
+{
+        printf("%s\n", line);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        const char *db = getenv("EMBER_DB") ? getenv("EMBER_DB") : DEFAULT_DB;
+        int i = 1;
+        for (; i < argc && argv[i][0] == '-'; i++) {
+                if (streq(argv[i], "--help") || streq(argv[i], "-h"))
+                        return fputs(usage_text, stdout), 0;
+                if (streq(argv[i], "--db") && i + 1 < argc)
+                        db = argv[++i];
+                else
+                        return usage_error("unknown option '%s'", argv[i]);
+        }
+        if (i >= argc)
+                return fputs(usage_text, stderr), 2;
+        const char *cmd = argv[i];
+        if (!streq(cmd, "machine") && !streq(cmd, "image") && !streq(cmd, "audit"))
+                return usage_error("unknown command '%s'", cmd);
+        struct store *s;
+        if (store_open_sqlite(db, &s) < 0)
+                return fprintf(stderr, "emberctl: cannot open the database %s\n", db), 1;
+        int r = streq(cmd, "machine") ? cmd_machine(s, argc - i, argv + i)
+                : streq(cmd, "image")  ? cmd_image(s, argc - i, argv + i)
+                                       : (s->ops->audit_list(s, print_line, NULL) < 0 ? 1 : 0);
+        store_close(s);
+        return r;
+}
