@@ -9,18 +9,7 @@
 #include <string.h>
 
 #include "util.h"
-
-static int fail(char *why, size_t whylen, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *why, size_t whylen, int err, const char *fmt, ...)
-{
-        if (why && whylen) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(why, whylen, fmt, ap);
-                va_end(ap);
-        }
-        return err;
-}
+#include "reason.h"
 
 static bool is_leap(int64_t y)
 {
@@ -104,33 +93,34 @@ static json_object *field(json_object *o, const char *key, json_type type)
 /* One entry: {"version","name","expiration","value":[…]}. */
 static int parse_entry(json_object *e, size_t idx, struct ref_image *img, size_t *ret_k, char *why, size_t whylen)
 {
+        const struct reason w = { why, whylen };
         json_object *ver = field(e, "version", json_type_string), *name = field(e, "name", json_type_string),
                     *exp = field(e, "expiration", json_type_string), *val = field(e, "value", json_type_array);
         if (!json_object_is_type(e, json_type_object) || !name || !exp || !val)
-                return fail(why, whylen, -EBADMSG, "entry %zu: needs string \"name\", \"expiration\" and an array \"value\"", idx);
+                return reason_fail(&w, -EBADMSG, "entry %zu: needs string \"name\", \"expiration\" and an array \"value\"", idx);
         if (ver && !streq(json_object_get_string(ver), REF_VERSION))
-                return fail(why, whylen, -EBADMSG, "entry %zu: version %s is not %s", idx, json_object_get_string(ver), REF_VERSION);
+                return reason_fail(&w, -EBADMSG, "entry %zu: version %s is not %s", idx, json_object_get_string(ver), REF_VERSION);
         int pcr = pcr_from_name(json_object_get_string(name));
         if (pcr < 0)
-                return fail(why, whylen, -EBADMSG, "entry %zu: name must be tpm_pcr0 … tpm_pcr23", idx);
+                return reason_fail(&w, -EBADMSG, "entry %zu: name must be tpm_pcr0 … tpm_pcr23", idx);
         if (pcr == 10)
-                return fail(why, whylen, -EBADMSG, "entry %zu: PCR 10 (IMA) is not in the TCG event log and cannot be approved", idx);
+                return reason_fail(&w, -EBADMSG, "entry %zu: PCR 10 (IMA) is not in the TCG event log and cannot be approved", idx);
         int64_t expires;
         if (ref_parse_time(json_object_get_string(exp), &expires) < 0)
-                return fail(why, whylen, -EBADMSG, "entry %zu (tpm_pcr%d): expiration is not an RFC 3339 UTC time", idx, pcr);
+                return reason_fail(&w, -EBADMSG, "entry %zu (tpm_pcr%d): expiration is not an RFC 3339 UTC time", idx, pcr);
         size_t k = json_object_array_length(val);
         if (k == 0)
-                return fail(why, whylen, -EBADMSG, "entry %zu (tpm_pcr%d): no values", idx, pcr);
+                return reason_fail(&w, -EBADMSG, "entry %zu (tpm_pcr%d): no values", idx, pcr);
         if (k > REF_MAX_PATHS)
-                return fail(why, whylen, -E2BIG, "entry %zu (tpm_pcr%d): %zu values, at most %d boot paths", idx, pcr, k, REF_MAX_PATHS);
+                return reason_fail(&w, -E2BIG, "entry %zu (tpm_pcr%d): %zu values, at most %d boot paths", idx, pcr, k, REF_MAX_PATHS);
         for (size_t p = 0; p < REF_MAX_PATHS; p++)
                 if (img->paths[p].mask & (1u << pcr))
-                        return fail(why, whylen, -EBADMSG, "entry %zu: tpm_pcr%d appears twice", idx, pcr);
+                        return reason_fail(&w, -EBADMSG, "entry %zu: tpm_pcr%d appears twice", idx, pcr);
         for (size_t i = 0; i < k; i++) {
                 json_object *v = json_object_array_get_idx(val, i);
                 uint8_t d[REF_DIGEST];
                 if (!json_object_is_type(v, json_type_string) || hex_digest(json_object_get_string(v), d) < 0)
-                        return fail(why, whylen, -EBADMSG, "entry %zu (tpm_pcr%d): value %zu is not 64 hex digits (SHA-256)", idx, pcr, i);
+                        return reason_fail(&w, -EBADMSG, "entry %zu (tpm_pcr%d): value %zu is not 64 hex digits (SHA-256)", idx, pcr, i);
                 /* a single value holds on every path: filled in later */
                 for (size_t p = (k == 1 ? 0 : i); p < (k == 1 ? REF_MAX_PATHS : i + 1); p++) {
                         memcpy(img->paths[p].value[pcr], d, REF_DIGEST);
@@ -145,8 +135,9 @@ static int parse_entry(json_object *e, size_t idx, struct ref_image *img, size_t
 
 int ref_parse(const char *json, size_t len, struct ref_image *ret, char *why, size_t whylen)
 {
+        const struct reason w = { why, whylen };
         if (!json || len > REF_DOC_MAX)
-                return fail(why, whylen, -E2BIG, "reference values larger than %u bytes", REF_DOC_MAX);
+                return reason_fail(&w, -E2BIG, "reference values larger than %u bytes", REF_DOC_MAX);
         struct json_tokener *tok = json_tokener_new_ex(16);
         if (!tok)
                 return -ENOMEM;
@@ -156,16 +147,16 @@ int ref_parse(const char *json, size_t len, struct ref_image *ret, char *why, si
         json_tokener_free(tok);
         int r;
         if (!doc || jerr != json_tokener_success) {
-                r = fail(why, whylen, -EBADMSG, "not JSON: %s", json_tokener_error_desc(jerr));
+                r = reason_fail(&w, -EBADMSG, "not JSON: %s", json_tokener_error_desc(jerr));
                 goto out;
         }
         for (; used < len; used++)
                 if (!strchr(" \t\r\n", json[used])) {
-                        r = fail(why, whylen, -EBADMSG, "trailing bytes after the JSON document");
+                        r = reason_fail(&w, -EBADMSG, "trailing bytes after the JSON document");
                         goto out;
                 }
         if (!json_object_is_type(doc, json_type_array) || json_object_array_length(doc) == 0) {
-                r = fail(why, whylen, -EBADMSG, "expected a non-empty array of reference values");
+                r = reason_fail(&w, -EBADMSG, "expected a non-empty array of reference values");
                 goto out;
         }
         struct ref_image *img = calloc(1, sizeof(*img));
@@ -185,7 +176,7 @@ int ref_parse(const char *json, size_t len, struct ref_image *ret, char *why, si
                 }
                 if (k > 1 && paths > 1 && k != paths) {
                         free(img);
-                        r = fail(why, whylen, -EBADMSG,
+                        r = reason_fail(&w, -EBADMSG,
                                  "entry %zu lists %zu values but an earlier one %zu: every multi-valued PCR must list one value per boot path",
                                  i, k, paths);
                         goto out;
@@ -273,6 +264,7 @@ uint32_t ref_selection(const struct ref_image *img)
 
 int ref_match(const struct ref_image *img, const struct ref_pcrs *pcrs, int64_t now, char *why, size_t whylen)
 {
+        const struct reason w = { why, whylen };
         int best = -1, best_pcr = -1;
         unsigned best_good = 0;
         bool any_live = false;
@@ -300,6 +292,6 @@ int ref_match(const struct ref_image *img, const struct ref_pcrs *pcrs, int64_t 
                 }
         }
         if (!any_live)
-                return fail(why, whylen, -ENOENT, "every reference value of this image has expired");
-        return fail(why, whylen, -ENOENT, "PCR %d: no approved boot path of this image has this value", best_pcr);
+                return reason_fail(&w, -ENOENT, "every reference value of this image has expired");
+        return reason_fail(&w, -ENOENT, "PCR %d: no approved boot path of this image has this value", best_pcr);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "reader.h"
+#include "reason.h"
 #include "util.h"
 
 #define BOOTREQUEST 1
@@ -53,24 +54,6 @@ enum {
         OPT_END = 255,
 };
 
-/* Where a reason string goes; buf may be NULL. */
-struct reason {
-        char *buf;
-        size_t len;
-};
-
-static int fail(const struct reason *w, int err, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static int fail(const struct reason *w, int err, const char *fmt, ...)
-{
-        if (w && w->buf && w->len > 0) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(w->buf, w->len, fmt, ap);
-                va_end(ap);
-        }
-        return err;
-}
 
 const char *dhcp_type_to_string(int type)
 {
@@ -141,22 +124,22 @@ static int check_name(const char *s, size_t n, const char *what, const struct re
         size_t label = 0;
 
         if (n == 0)
-                return fail(w, -EBADMSG, "%s empty", what);
+                return reason_fail(w, -EBADMSG, "%s empty", what);
         if (n > DHCP_NAME_MAX)
-                return fail(w, -EBADMSG, "%s %zu characters long, over %d", what, n, DHCP_NAME_MAX);
+                return reason_fail(w, -EBADMSG, "%s %zu characters long, over %d", what, n, DHCP_NAME_MAX);
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)s[i];
                 if (c == '.') {
                         if (label == 0)
-                                return fail(w, -EBADMSG, "%s has an empty label at offset %zu", what, i);
+                                return reason_fail(w, -EBADMSG, "%s has an empty label at offset %zu", what, i);
                         label = 0;
                         continue;
                 }
                 if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
                     c != '-')
-                        return fail(w, -EBADMSG, "%s has a bad character 0x%02x at offset %zu", what, c, i);
+                        return reason_fail(w, -EBADMSG, "%s has a bad character 0x%02x at offset %zu", what, c, i);
                 if (++label > LABEL_MAX)
-                        return fail(w, -EBADMSG, "%s has a label over %d characters", what, LABEL_MAX);
+                        return reason_fail(w, -EBADMSG, "%s has a label over %d characters", what, LABEL_MAX);
         }
         return 0;
 }
@@ -179,16 +162,16 @@ static int opt_next(struct reader *r, const char *area, uint8_t *ret_code, struc
 
         do {
                 if (rd_u8(r, &code) < 0)
-                        return fail(w, -EBADMSG, "%s: no END option", area);
+                        return reason_fail(w, -EBADMSG, "%s: no END option", area);
         } while (code == OPT_PAD);
         if (code == OPT_END) {
                 *ret_code = code;
                 return 0;
         }
         if (rd_u8(r, &len) < 0)
-                return fail(w, -EBADMSG, "%s: option %u has no length", area, code);
+                return reason_fail(w, -EBADMSG, "%s: option %u has no length", area, code);
         if (rd_sub(r, len, ret_val) < 0)
-                return fail(w, -EBADMSG, "%s: option %u length %u runs past the end (%zu left)", area,
+                return reason_fail(w, -EBADMSG, "%s: option %u length %u runs past the end (%zu left)", area,
                             code, len, rd_remaining(r));
         *ret_code = code;
         return 1;
@@ -223,12 +206,12 @@ static int opt_gather(const struct regions *rg, uint8_t code, uint8_t *buf, size
                         if (c != code)
                                 continue;
                         if (DHCP_OPT_CONCAT_MAX - n < rd_remaining(&v))
-                                return fail(w, -E2BIG,
+                                return reason_fail(w, -E2BIG,
                                             "option %u (%s) over %d bytes after concatenation", code,
                                             opt_name(code), DHCP_OPT_CONCAT_MAX);
                         size_t vl = rd_remaining(&v);
                         if (rd_copy(&v, buf + n, vl) < 0)
-                                return fail(w, -EBADMSG, "option %u: short copy", code);
+                                return reason_fail(w, -EBADMSG, "option %u: short copy", code);
                         n += vl;
                         found = true;
                 }
@@ -247,7 +230,7 @@ static int parse_header(struct reader *r, struct dhcp_msg *m, struct reader *ret
         struct reader sname, file;
 
         if (rd_remaining(r) < BOOTP_FIXED_LEN + sizeof(cookie))
-                return fail(w, -EBADMSG, "truncated: %zu bytes, header and cookie need %zu",
+                return reason_fail(w, -EBADMSG, "truncated: %zu bytes, header and cookie need %zu",
                             rd_remaining(r), BOOTP_FIXED_LEN + sizeof(cookie));
         if (rd_u8(r, &op) < 0 || rd_u8(r, &htype) < 0 || rd_u8(r, &hlen) < 0 || rd_u8(r, &hops) < 0 ||
             rd_be32(r, &m->xid) < 0 || rd_skip(r, 2) < 0 || rd_be16(r, &m->flags) < 0 ||
@@ -255,16 +238,16 @@ static int parse_header(struct reader *r, struct dhcp_msg *m, struct reader *ret
             rd_be32(r, &m->giaddr) < 0 || rd_bytes(r, CHADDR_LEN, &chaddr) < 0 ||
             rd_sub(r, SNAME_LEN, &sname) < 0 || rd_sub(r, FILE_LEN, &file) < 0 ||
             rd_copy(r, cookie, sizeof(cookie)) < 0)
-                return fail(w, -EBADMSG, "truncated header");
+                return reason_fail(w, -EBADMSG, "truncated header");
 
         if (op != BOOTREPLY)
-                return fail(w, -ENOMSG, "op %u, not BOOTREPLY", op);
+                return reason_fail(w, -ENOMSG, "op %u, not BOOTREPLY", op);
         if (htype != HTYPE_ETHERNET)
-                return fail(w, -ENOMSG, "hardware type %u, not Ethernet", htype);
+                return reason_fail(w, -ENOMSG, "hardware type %u, not Ethernet", htype);
         if (hlen != ETH_ALEN_)
-                return fail(w, -EBADMSG, "hardware address length %u for Ethernet, not 6", hlen);
+                return reason_fail(w, -EBADMSG, "hardware address length %u for Ethernet, not 6", hlen);
         if (memcmp(cookie, magic_cookie, sizeof(cookie)) != 0)
-                return fail(w, -ENOMSG, "no DHCP magic cookie: a plain BOOTP reply");
+                return reason_fail(w, -ENOMSG, "no DHCP magic cookie: a plain BOOTP reply");
         memcpy(m->chaddr, chaddr, ETH_ALEN_);
         *ret_sname = sname;
         *ret_file = file;
@@ -286,7 +269,7 @@ static int add_overload(struct regions *rg, const struct reader *sname, const st
         if (k <= 0)
                 return k;
         if (n != 1 || buf[0] < 1 || buf[0] > 3)
-                return fail(w, -EBADMSG, "option 52 (option overload) invalid: length %zu value %u", n,
+                return reason_fail(w, -EBADMSG, "option 52 (option overload) invalid: length %zu value %u", n,
                             n > 0 ? buf[0] : 0);
         if (buf[0] & 1) {
                 err = area_check(file, "file", w);
@@ -309,7 +292,7 @@ static int get_u32(uint8_t code, struct reader *v, uint32_t *dst, unsigned have_
                    struct dhcp_msg *m, const struct reason *w)
 {
         if (rd_remaining(v) != 4 || rd_be32(v, dst) < 0)
-                return fail(w, -EBADMSG, "option %u (%s) length %zu, expected 4", code, opt_name(code),
+                return reason_fail(w, -EBADMSG, "option %u (%s) length %zu, expected 4", code, opt_name(code),
                             rd_remaining(v));
         m->have |= have_bit;
         return 0;
@@ -320,14 +303,14 @@ static int get_addrs(uint8_t code, struct reader *v, struct dhcp_addrs *dst, con
         size_t len = rd_remaining(v);
 
         if (len == 0 || len % 4 != 0)
-                return fail(w, -EBADMSG, "option %u (%s) length %zu, not a multiple of 4", code,
+                return reason_fail(w, -EBADMSG, "option %u (%s) length %zu, not a multiple of 4", code,
                             opt_name(code), len);
         if (len / 4 > DHCP_MAX_ADDRS)
-                return fail(w, -E2BIG, "option %u (%s) lists %zu addresses, at most %d", code,
+                return reason_fail(w, -E2BIG, "option %u (%s) lists %zu addresses, at most %d", code,
                             opt_name(code), len / 4, DHCP_MAX_ADDRS);
         for (size_t i = 0; i < len / 4; i++)
                 if (rd_be32(v, &dst->a[i]) < 0)
-                        return fail(w, -EBADMSG, "option %u: short read", code);
+                        return reason_fail(w, -EBADMSG, "option %u: short read", code);
         dst->n = len / 4;
         return 0;
 }
@@ -341,7 +324,7 @@ static int get_name(uint8_t code, struct reader *v, char dst[static DHCP_NAME_MA
         int err;
 
         if (rd_bytes(v, n, &s) < 0)
-                return fail(w, -EBADMSG, "option %u: short read", code);
+                return reason_fail(w, -EBADMSG, "option %u: short read", code);
         /* RFC 2132 §2 says options carry no NUL terminator, yet some
          * servers send one; trailing NULs are not part of the name. */
         while (n > 0 && s[n - 1] == '\0')
@@ -364,21 +347,21 @@ static int get_route(struct reader *v, struct dhcp_route *ret, const struct reas
         char a[DHCP_ADDR_STRLEN];
 
         if (rd_u8(v, &prefix) < 0)
-                return fail(w, -EBADMSG, "option 121 (classless routes) truncated");
+                return reason_fail(w, -EBADMSG, "option 121 (classless routes) truncated");
         if (prefix > 32)
-                return fail(w, -EBADMSG, "option 121 (classless routes): prefix /%u over 32", prefix);
+                return reason_fail(w, -EBADMSG, "option 121 (classless routes): prefix /%u over 32", prefix);
         size_t sig = (prefix + 7u) / 8u;
         if (rd_copy(v, octets, sig) < 0)
-                return fail(w, -EBADMSG,
+                return reason_fail(w, -EBADMSG,
                             "option 121 (classless routes): /%u needs %zu destination octets, %zu left",
                             prefix, sig, rd_remaining(v));
         dest = (uint32_t)octets[0] << 24 | (uint32_t)octets[1] << 16 | (uint32_t)octets[2] << 8 |
                octets[3];
         if (dest & ~dhcp_prefix_to_mask(prefix))
-                return fail(w, -EBADMSG, "option 121 (classless routes): %s/%u has host bits set",
+                return reason_fail(w, -EBADMSG, "option 121 (classless routes): %s/%u has host bits set",
                             dhcp_addr_str(dest, a), prefix);
         if (rd_be32(v, &router) < 0)
-                return fail(w, -EBADMSG, "option 121 (classless routes): %s/%u has no router",
+                return reason_fail(w, -EBADMSG, "option 121 (classless routes): %s/%u has no router",
                             dhcp_addr_str(dest, a), prefix);
         *ret = (struct dhcp_route){ .dest = dest, .prefix = prefix, .router = router };
         return 0;
@@ -390,11 +373,11 @@ static int get_routes(struct reader *v, struct dhcp_msg *m, const struct reason 
 
         /* RFC 3442: the option's minimum length is 5 */
         if (rd_remaining(v) < 5)
-                return fail(w, -EBADMSG, "option 121 (classless routes) length %zu, under 5",
+                return reason_fail(w, -EBADMSG, "option 121 (classless routes) length %zu, under 5",
                             rd_remaining(v));
         while (rd_remaining(v) > 0) {
                 if (n == DHCP_MAX_ROUTES)
-                        return fail(w, -E2BIG, "option 121 (classless routes): over %d routes",
+                        return reason_fail(w, -E2BIG, "option 121 (classless routes): over %d routes",
                                     DHCP_MAX_ROUTES);
                 int err = get_route(v, &m->routes[n], w);
                 if (err < 0)
@@ -413,25 +396,25 @@ static int get_small(uint8_t code, struct reader *v, struct dhcp_msg *m, const s
         switch (code) {
         case OPT_MSG_TYPE:
                 if (len != 1 || rd_u8(v, &m->type) < 0)
-                        return fail(w, -EBADMSG, "option 53 (message type) length %zu, expected 1", len);
+                        return reason_fail(w, -EBADMSG, "option 53 (message type) length %zu, expected 1", len);
                 if (m->type == 0)
-                        return fail(w, -EBADMSG, "option 53 (message type) 0");
+                        return reason_fail(w, -EBADMSG, "option 53 (message type) 0");
                 return 0;
         case OPT_MTU:
                 if (len != 2 || rd_be16(v, &m->mtu) < 0)
-                        return fail(w, -EBADMSG, "option 26 (interface MTU) length %zu, expected 2", len);
+                        return reason_fail(w, -EBADMSG, "option 26 (interface MTU) length %zu, expected 2", len);
                 if (m->mtu < MIN_MTU)
-                        return fail(w, -EBADMSG, "option 26 (interface MTU) %u, under %d", m->mtu,
+                        return reason_fail(w, -EBADMSG, "option 26 (interface MTU) %u, under %d", m->mtu,
                                     MIN_MTU);
                 m->have |= DHCP_HAVE_MTU;
                 return 0;
         case OPT_RAPID_COMMIT: /* RFC 4039: length 0 */
                 if (len != 0)
-                        return fail(w, -EBADMSG, "option 80 (rapid commit) length %zu, expected 0", len);
+                        return reason_fail(w, -EBADMSG, "option 80 (rapid commit) length %zu, expected 0", len);
                 m->rapid_commit = true;
                 return 0;
         default:
-                return fail(w, -EBADMSG, "option %u not decodable", code);
+                return reason_fail(w, -EBADMSG, "option %u not decodable", code);
         }
 }
 
@@ -492,7 +475,7 @@ int dhcp_msg_parse(const void *buf, size_t len, struct dhcp_msg *ret, char *why,
         int err;
 
         if (!buf || !ret)
-                return fail(&w, -EINVAL, "no buffer");
+                return reason_fail(&w, -EINVAL, "no buffer");
         rd_init(&r, buf, len);
         err = parse_header(&r, &m, &sname, &file, &w);
         if (err < 0)
@@ -508,7 +491,7 @@ int dhcp_msg_parse(const void *buf, size_t len, struct dhcp_msg *ret, char *why,
         if (err < 0)
                 return err;
         if (m.type == 0)
-                return fail(&w, -ENOMSG, "no option 53 (message type): a plain BOOTP reply");
+                return reason_fail(&w, -ENOMSG, "no option 53 (message type): a plain BOOTP reply");
         *ret = m;
         return 0;
 }
@@ -562,19 +545,19 @@ static int check_address(const struct dhcp_msg *m, const struct reason *w)
 
         bad = addr_unusable(m->yiaddr);
         if (bad)
-                return fail(w, -EBADMSG, "yiaddr %s is %s", dhcp_addr_str(m->yiaddr, a), bad);
+                return reason_fail(w, -EBADMSG, "yiaddr %s is %s", dhcp_addr_str(m->yiaddr, a), bad);
         if (!(m->have & DHCP_HAVE_MASK))
                 return 0;
         int prefix = dhcp_mask_to_prefix(m->subnet_mask);
         if (prefix < 0)
-                return fail(w, -EBADMSG, "subnet mask %s not contiguous",
+                return reason_fail(w, -EBADMSG, "subnet mask %s not contiguous",
                             dhcp_addr_str(m->subnet_mask, a));
         if (prefix == 0)
-                return fail(w, -EBADMSG, "subnet mask 0.0.0.0");
+                return reason_fail(w, -EBADMSG, "subnet mask 0.0.0.0");
         /* on /31 and /32 (RFC 3021) every address is a host address */
         uint32_t host = m->yiaddr & ~m->subnet_mask;
         if (prefix <= 30 && (host == 0 || host == ~m->subnet_mask))
-                return fail(w, -EBADMSG, "yiaddr %s is the %s address of %s/%d",
+                return reason_fail(w, -EBADMSG, "yiaddr %s is the %s address of %s/%d",
                             dhcp_addr_str(m->yiaddr, a), host ? "broadcast" : "network",
                             dhcp_addr_str(m->yiaddr & m->subnet_mask, n), prefix);
         return 0;
@@ -585,16 +568,16 @@ static int check_timers(const struct dhcp_msg *m, const struct reason *w)
         uint32_t t1, t2;
 
         if (!(m->have & DHCP_HAVE_LEASE))
-                return fail(w, -EBADMSG, "%s without a lease time", dhcp_type_to_string(m->type));
+                return reason_fail(w, -EBADMSG, "%s without a lease time", dhcp_type_to_string(m->type));
         if (m->lease_s == 0)
-                return fail(w, -EBADMSG, "lease time 0");
+                return reason_fail(w, -EBADMSG, "lease time 0");
         if (dhcp_msg_timers(m, &t1, &t2) < 0)
-                return fail(w, -EBADMSG, "no timers");
+                return reason_fail(w, -EBADMSG, "no timers");
         /* RFC 2131 §4.4.5: T1 < T2 < lease; an infinite lease never renews */
         if (t1 >= t2 && t2 != DHCP_LEASE_INFINITE)
-                return fail(w, -EBADMSG, "T1 (%u) not below T2 (%u)", t1, t2);
+                return reason_fail(w, -EBADMSG, "T1 (%u) not below T2 (%u)", t1, t2);
         if (m->lease_s != DHCP_LEASE_INFINITE && t2 >= m->lease_s)
-                return fail(w, -EBADMSG, "T2 (%u) not below the lease time (%u)", t2, m->lease_s);
+                return reason_fail(w, -EBADMSG, "T2 (%u) not below the lease time (%u)", t2, m->lease_s);
         return 0;
 }
 
@@ -628,14 +611,14 @@ static int check_gateways(const struct dhcp_msg *m, const struct reason *w)
                 for (size_t i = 0; i < m->n_routes; i++) {
                         uint32_t gw = m->routes[i].router;
                         if (gw != 0 && !gateway_reachable(m, gw))
-                                return fail(w, -EBADMSG, "classless route router %s outside %s/%d",
+                                return reason_fail(w, -EBADMSG, "classless route router %s outside %s/%d",
                                             dhcp_addr_str(gw, a), n, prefix);
                 }
                 return 0;
         }
         for (size_t i = 0; i < m->routers.n; i++)
                 if (!gateway_reachable(m, m->routers.a[i]))
-                        return fail(w, -EBADMSG, "router %s outside %s/%d",
+                        return reason_fail(w, -EBADMSG, "router %s outside %s/%d",
                                     dhcp_addr_str(m->routers.a[i], a), n, prefix);
         return 0;
 }
@@ -648,9 +631,9 @@ static int check_lease(const struct dhcp_msg *m, const struct reason *w)
 
         /* RFC 2131 §4.3.1 table 3: OFFER and ACK MUST carry a server id */
         if (!(m->have & DHCP_HAVE_SERVER_ID))
-                return fail(w, -EBADMSG, "%s without a server id", type);
+                return reason_fail(w, -EBADMSG, "%s without a server id", type);
         if (addr_unusable(m->server_id))
-                return fail(w, -EBADMSG, "server id %s is %s", dhcp_addr_str(m->server_id, a),
+                return reason_fail(w, -EBADMSG, "server id %s is %s", dhcp_addr_str(m->server_id, a),
                             addr_unusable(m->server_id));
         err = check_address(m, w);
         if (err < 0)
@@ -668,12 +651,12 @@ int dhcp_msg_validate(const struct dhcp_msg *m, uint32_t expected_xid, const uin
         const uint8_t *c;
 
         if (!m || !chaddr)
-                return fail(&w, -EINVAL, "no message");
+                return reason_fail(&w, -EINVAL, "no message");
         if (m->xid != expected_xid)
-                return fail(&w, -ENOMSG, "xid 0x%08x is not ours (0x%08x)", m->xid, expected_xid);
+                return reason_fail(&w, -ENOMSG, "xid 0x%08x is not ours (0x%08x)", m->xid, expected_xid);
         c = m->chaddr;
         if (memcmp(c, chaddr, ETH_ALEN_) != 0)
-                return fail(&w, -ENOMSG, "chaddr %02x:%02x:%02x:%02x:%02x:%02x is not ours", c[0], c[1],
+                return reason_fail(&w, -ENOMSG, "chaddr %02x:%02x:%02x:%02x:%02x:%02x is not ours", c[0], c[1],
                             c[2], c[3], c[4], c[5]);
         switch (m->type) {
         case DHCP_OFFER:
@@ -681,10 +664,10 @@ int dhcp_msg_validate(const struct dhcp_msg *m, uint32_t expected_xid, const uin
                 return check_lease(m, &w);
         case DHCP_NAK: /* RFC 2131 §4.3.1 table 3 */
                 if (!(m->have & DHCP_HAVE_SERVER_ID))
-                        return fail(&w, -EBADMSG, "NAK without a server id");
+                        return reason_fail(&w, -EBADMSG, "NAK without a server id");
                 return 0;
         default:
-                return fail(&w, -EBADMSG, "message type %u (%s) is not a reply", m->type,
+                return reason_fail(&w, -EBADMSG, "message type %u (%s) is not a reply", m->type,
                             dhcp_type_to_string(m->type));
         }
 }

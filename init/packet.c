@@ -9,22 +9,12 @@
 #include <string.h>
 
 #include "reader.h"
+#include "reason.h"
 
 #define IPPROTO_UDP_ 17
 #define IP_FLAG_MF 0x2000
 #define IP_FRAG_OFFSET 0x1fff
 #define UDP_MAX_PAYLOAD (65535 - UDP_FRAME_OVERHEAD)
-
-static int fail(int err, char *why, size_t whylen, const char *fmt, ...)
-{
-        if (why && whylen) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(why, whylen, fmt, ap);
-                va_end(ap);
-        }
-        return err;
-}
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -95,6 +85,7 @@ int udp_frame_build(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, 
 int udp_frame_parse(const void *buf, size_t len, uint16_t dport, bool verify_udp_csum,
                     struct udp_frame *ret, char *why, size_t whylen)
 {
+        const struct reason w = { why, whylen };
         struct reader r, ipr, udpr;
         uint8_t vihl, tos, ttl, proto;
         uint16_t total, id, frag, hcsum, sport, dp, ulen, ucsum;
@@ -102,43 +93,43 @@ int udp_frame_parse(const void *buf, size_t len, uint16_t dport, bool verify_udp
 
         rd_init(&r, buf, len);
         if (rd_u8(&r, &vihl) < 0)
-                return fail(-EBADMSG, why, whylen, "empty packet");
+                return reason_fail(&w, -EBADMSG, "empty packet");
         if (vihl >> 4 != 4)
-                return fail(-ENOMSG, why, whylen, "not IPv4");
+                return reason_fail(&w, -ENOMSG, "not IPv4");
         size_t ihl = (size_t)(vihl & 0x0f) * 4;
         if (ihl < IPV4_HDR_LEN)
-                return fail(-EBADMSG, why, whylen, "IPv4 header length %zu below 20", ihl);
+                return reason_fail(&w, -EBADMSG, "IPv4 header length %zu below 20", ihl);
         if (rd_u8(&r, &tos) < 0 || rd_be16(&r, &total) < 0)
-                return fail(-EBADMSG, why, whylen, "truncated IPv4 header");
+                return reason_fail(&w, -EBADMSG, "truncated IPv4 header");
         if (total < ihl || total > len)
-                return fail(-EBADMSG, why, whylen, "IPv4 total length %u does not fit the %zu bytes received",
+                return reason_fail(&w, -EBADMSG, "IPv4 total length %u does not fit the %zu bytes received",
                             total, len);
         if (ihl > total)
-                return fail(-EBADMSG, why, whylen, "IPv4 header longer than the packet");
+                return reason_fail(&w, -EBADMSG, "IPv4 header longer than the packet");
         if (inet_csum(buf, ihl, 0) != 0)
-                return fail(-EBADMSG, why, whylen, "bad IPv4 header checksum");
+                return reason_fail(&w, -EBADMSG, "bad IPv4 header checksum");
         if (rd_be16(&r, &id) < 0 || rd_be16(&r, &frag) < 0 || rd_u8(&r, &ttl) < 0 || rd_u8(&r, &proto) < 0 ||
             rd_be16(&r, &hcsum) < 0 || rd_be32(&r, &src) < 0 || rd_be32(&r, &dst) < 0 ||
             rd_skip(&r, ihl - IPV4_HDR_LEN) < 0)
-                return fail(-EBADMSG, why, whylen, "truncated IPv4 header");
+                return reason_fail(&w, -EBADMSG, "truncated IPv4 header");
         if (proto != IPPROTO_UDP_)
-                return fail(-ENOMSG, why, whylen, "not UDP");
+                return reason_fail(&w, -ENOMSG, "not UDP");
         if (frag & (IP_FLAG_MF | IP_FRAG_OFFSET))
-                return fail(-ENOMSG, why, whylen, "a fragment");
+                return reason_fail(&w, -ENOMSG, "a fragment");
 
         /* From here on only the bytes the IP header claims (link padding cut). */
         rd_init(&ipr, (const uint8_t *)buf + ihl, total - ihl);
         if (rd_be16(&ipr, &sport) < 0 || rd_be16(&ipr, &dp) < 0 || rd_be16(&ipr, &ulen) < 0 ||
             rd_be16(&ipr, &ucsum) < 0)
-                return fail(-EBADMSG, why, whylen, "truncated UDP header");
+                return reason_fail(&w, -EBADMSG, "truncated UDP header");
         if (dp != dport)
-                return fail(-ENOMSG, why, whylen, "UDP port %u", dp);
+                return reason_fail(&w, -ENOMSG, "UDP port %u", dp);
         if (ulen < UDP_HDR_LEN || ulen > total - ihl)
-                return fail(-EBADMSG, why, whylen, "UDP length %u does not fit the IPv4 payload of %zu bytes",
+                return reason_fail(&w, -EBADMSG, "UDP length %u does not fit the IPv4 payload of %zu bytes",
                             ulen, total - ihl);
         if (verify_udp_csum && ucsum != 0 &&
             inet_csum((const uint8_t *)buf + ihl, ulen, pseudo_sum(src, dst, ulen)) != 0)
-                return fail(-EBADMSG, why, whylen, "bad UDP checksum");
+                return reason_fail(&w, -EBADMSG, "bad UDP checksum");
         rd_init(&udpr, (const uint8_t *)buf + ihl + UDP_HDR_LEN, ulen - UDP_HDR_LEN);
 
         *ret = (struct udp_frame){ .src = src, .dst = dst, .sport = sport, .dport = dp,

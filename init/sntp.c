@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "reader.h"
+#include "reason.h"
 #include "util.h"
 
 #define NS_PER_S 1000000000LL
@@ -24,24 +25,6 @@
 #define STRATUM_MAX 15
 #define STRATUM_UNSYNC 16
 
-/* Where a reason string goes; buf may be NULL. */
-struct reason {
-        char *buf;
-        size_t len;
-};
-
-static int fail(const struct reason *w, int err, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static int fail(const struct reason *w, int err, const char *fmt, ...)
-{
-        if (w && w->buf && w->len > 0) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(w->buf, w->len, fmt, ap);
-                va_end(ap);
-        }
-        return err;
-}
 
 /* ---- timestamps --------------------------------------------------------- */
 
@@ -137,9 +120,9 @@ int sntp_packet_parse(const void *buf, size_t len, struct sntp_packet *ret, char
         uint8_t first, poll_, precision;
 
         if (!buf || !ret)
-                return fail(&w, -EINVAL, "no buffer");
+                return reason_fail(&w, -EINVAL, "no buffer");
         if (len < SNTP_PACKET_LEN)
-                return fail(&w, -EBADMSG, "truncated: %zu bytes, the header needs %d", len,
+                return reason_fail(&w, -EBADMSG, "truncated: %zu bytes, the header needs %d", len,
                             SNTP_PACKET_LEN);
         rd_init(&r, buf, len);
         if (rd_u8(&r, &first) < 0 || rd_u8(&r, &p.stratum) < 0 || rd_u8(&r, &poll_) < 0 ||
@@ -147,7 +130,7 @@ int sntp_packet_parse(const void *buf, size_t len, struct sntp_packet *ret, char
             rd_be32(&r, &p.root_dispersion) < 0 || rd_be32(&r, &p.refid) < 0 ||
             rd_ts(&r, &p.reference) < 0 || rd_ts(&r, &p.originate) < 0 || rd_ts(&r, &p.receive) < 0 ||
             rd_ts(&r, &p.transmit) < 0)
-                return fail(&w, -EBADMSG, "truncated header");
+                return reason_fail(&w, -EBADMSG, "truncated header");
         p.leap = first >> 6;
         p.version = (first >> 3) & 7;
         p.mode = first & 7;
@@ -171,7 +154,7 @@ static int kiss(const struct sntp_packet *p, const struct reason *w)
                 meaning = ": access refused";
         else
                 meaning = "";
-        return fail(w, -EACCES, "kiss-o'-death %s%s", code, meaning);
+        return reason_fail(w, -EACCES, "kiss-o'-death %s%s", code, meaning);
 }
 
 int sntp_reply_check(const struct sntp_packet *p, uint64_t cookie, char *why, size_t whylen)
@@ -179,35 +162,35 @@ int sntp_reply_check(const struct sntp_packet *p, uint64_t cookie, char *why, si
         struct reason w = { why, whylen };
 
         if (!p)
-                return fail(&w, -EINVAL, "no packet");
+                return reason_fail(&w, -EINVAL, "no packet");
         if (p->mode == SNTP_MODE_BROADCAST)
-                return fail(&w, -ENOMSG, "broadcast (mode 5) refused: Ember only takes answers");
+                return reason_fail(&w, -ENOMSG, "broadcast (mode 5) refused: Ember only takes answers");
         if (p->mode != SNTP_MODE_SERVER)
-                return fail(&w, -ENOMSG, "mode %u, not a server reply", p->mode);
+                return reason_fail(&w, -ENOMSG, "mode %u, not a server reply", p->mode);
         /* before anything else is believed, kiss codes included: only a
          * peer that saw our request can echo its cookie (RFC 5905 §8) */
         if (p->originate != cookie)
-                return fail(&w, -ENOMSG, "originate timestamp %016llx is not our request's",
+                return reason_fail(&w, -ENOMSG, "originate timestamp %016llx is not our request's",
                             (unsigned long long)p->originate);
         if (p->version != 3 && p->version != 4)
-                return fail(&w, -EBADMSG, "version %u, not 3 or 4", p->version);
+                return reason_fail(&w, -EBADMSG, "version %u, not 3 or 4", p->version);
         if (p->stratum == 0)
                 return kiss(p, &w);
         if (p->stratum == STRATUM_UNSYNC)
-                return fail(&w, -ENODATA, "stratum 16: server not synchronised");
+                return reason_fail(&w, -ENODATA, "stratum 16: server not synchronised");
         if (p->stratum > STRATUM_MAX)
-                return fail(&w, -EBADMSG, "stratum %u is reserved", p->stratum);
+                return reason_fail(&w, -EBADMSG, "stratum %u is reserved", p->stratum);
         if (p->leap == SNTP_LEAP_UNSYNC)
-                return fail(&w, -ENODATA, "leap indicator 3: server not synchronised");
+                return reason_fail(&w, -ENODATA, "leap indicator 3: server not synchronised");
         if (p->receive == 0 || p->transmit == 0)
-                return fail(&w, -EBADMSG, "%s timestamp is zero", p->receive == 0 ? "receive" : "transmit");
+                return reason_fail(&w, -EBADMSG, "%s timestamp is zero", p->receive == 0 ? "receive" : "transmit");
         int64_t hold = sntp_ts_diff_ns(p->transmit, p->receive);
         if (hold < 0 || hold > SNTP_MAX_HOLD_NS)
-                return fail(&w, -EBADMSG, "transmit timestamp %lld ns after the receive timestamp",
+                return reason_fail(&w, -EBADMSG, "transmit timestamp %lld ns after the receive timestamp",
                             (long long)hold);
         int64_t dist = sntp_short_to_ns(p->root_delay) / 2 + sntp_short_to_ns(p->root_dispersion);
         if (dist > SNTP_MAX_ROOT_DISTANCE_NS)
-                return fail(&w, -ENODATA, "root distance %lld ms over %lld ms", (long long)(dist / 1000000),
+                return reason_fail(&w, -ENODATA, "root distance %lld ms over %lld ms", (long long)(dist / 1000000),
                             SNTP_MAX_ROOT_DISTANCE_NS / 1000000);
         return 0;
 }
@@ -218,18 +201,18 @@ int sntp_measure(const struct sntp_packet *p, uint64_t t1, uint64_t t4, struct s
         struct reason w = { why, whylen };
 
         if (!p || !ret)
-                return fail(&w, -EINVAL, "no packet");
+                return reason_fail(&w, -EINVAL, "no packet");
         /* each difference is within +-2^31 s, so each sum below fits */
         int64_t rtt = sntp_ts_diff_ns(t4, t1);
         int64_t hold = sntp_ts_diff_ns(p->transmit, p->receive);
         if (rtt < 0)
-                return fail(&w, -EBADMSG, "reply received %lld ns before the request was sent",
+                return reason_fail(&w, -EBADMSG, "reply received %lld ns before the request was sent",
                             (long long)-rtt);
         if (hold < 0 || hold > SNTP_MAX_HOLD_NS)
-                return fail(&w, -EBADMSG, "server held the request for %lld ns", (long long)hold);
+                return reason_fail(&w, -EBADMSG, "server held the request for %lld ns", (long long)hold);
         int64_t delay = rtt - hold;
         if (delay < -DELAY_SLACK_NS)
-                return fail(&w, -EBADMSG, "server held the request %lld ns longer than the round trip took",
+                return reason_fail(&w, -EBADMSG, "server held the request %lld ns longer than the round trip took",
                             (long long)-delay);
         int64_t out = sntp_ts_diff_ns(p->receive, t1), back = sntp_ts_diff_ns(p->transmit, t4);
         *ret = (struct sntp_result){
@@ -339,7 +322,7 @@ static int take_reply(struct exchange *x, const uint8_t *buf, size_t len, int64_
         }
         r = sntp_reply_check(&p, a->cookie, x->dropped, sizeof(x->dropped));
         if (r == -EACCES || r == -ENODATA)
-                return fail(w, r, "%s", x->dropped);
+                return reason_fail(w, r, "%s", x->dropped);
         if (r < 0)
                 return 0;
         uint64_t t4 = sntp_ts_add_ns(a->t1, (uint64_t)(t4_mono - a->mono_ns));
@@ -392,10 +375,10 @@ static int give_up(const struct exchange *x, unsigned timeout_ms, const struct r
         int err = x->sock_err ? x->sock_err : -ETIMEDOUT;
 
         if (x->sock_err)
-                return fail(w, err, "no reply in %u ms to %zu requests: %s%s%s", timeout_ms, x->n_sent,
+                return reason_fail(w, err, "no reply in %u ms to %zu requests: %s%s%s", timeout_ms, x->n_sent,
                             err == -ECONNREFUSED ? "port unreachable" : strerror(-err),
                             x->dropped[0] ? "; dropped: " : "", x->dropped);
-        return fail(w, err, "no reply in %u ms to %zu requests%s%s", timeout_ms, x->n_sent,
+        return reason_fail(w, err, "no reply in %u ms to %zu requests%s%s", timeout_ms, x->n_sent,
                     x->dropped[0] ? "; dropped: " : "", x->dropped);
 }
 
@@ -408,12 +391,12 @@ int sntp_query(uint32_t server, uint16_t port, unsigned timeout_ms, struct sntp_
 
         if (!ret || server == 0 || server == UINT32_MAX || timeout_ms == 0 ||
             timeout_ms > SNTP_QUERY_MAX_TIMEOUT_MS)
-                return fail(&w, -EINVAL, "bad arguments");
+                return reason_fail(&w, -EINVAL, "bad arguments");
         if (port == 0)
                 port = SNTP_PORT;
         _cleanup_close_ int fd = open_socket(server, port);
         if (fd < 0)
-                return fail(&w, fd, "UDP socket to the server: %s", strerror(-fd));
+                return reason_fail(&w, fd, "UDP socket to the server: %s", strerror(-fd));
         x.fd = fd;
 
         int64_t start = mono_ns(), step = (int64_t)timeout_ms * 1000000 / SNTP_QUERY_TRIES;
@@ -423,7 +406,7 @@ int sntp_query(uint32_t server, uint16_t port, unsigned timeout_ms, struct sntp_
                 if (x.n_sent < SNTP_QUERY_TRIES && now >= start + (int64_t)x.n_sent * step) {
                         int r = send_request(&x);
                         if (r < 0)
-                                return fail(&w, r, "making a request: %s", strerror(-r));
+                                return reason_fail(&w, r, "making a request: %s", strerror(-r));
                         continue;
                 }
                 if (now >= deadline)
@@ -435,7 +418,7 @@ int sntp_query(uint32_t server, uint16_t port, unsigned timeout_ms, struct sntp_
                 int n = poll(&pfd, 1, ms);
                 if (n < 0 && errno != EINTR) {
                         int err = negative_errno();
-                        return fail(&w, err, "waiting for the reply: %s", strerror(-err));
+                        return reason_fail(&w, err, "waiting for the reply: %s", strerror(-err));
                 }
                 if (n <= 0)
                         continue;
