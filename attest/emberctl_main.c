@@ -14,6 +14,7 @@
 #include <tss2/tss2_mu.h>
 
 #include "fileio.h"
+#include "pki.h"
 #include "refvalues.h"
 #include "store.h"
 #include "util.h"
@@ -44,6 +45,12 @@ static const char usage_text[] =
         "                                           with its last one\n"
         "\n"
         "  audit                                    the audit log, oldest first\n"
+        "\n"
+        "Server:\n"
+        "  server init --dir DIR --name NAME...     make the CA, the server's key and\n"
+        "             [--days N]                    certificate (NAME: its DNS names or\n"
+        "                                           IPv4 addresses) and DIR/attestd.db;\n"
+        "                                           prints the pin nodes carry\n"
         "\n"
         "Options: --db PATH (default " DEFAULT_DB "), --help.\n"
         "Exit status: 0 done, 1 failed, 2 bad usage.\n";
@@ -353,6 +360,47 @@ static int cmd_image(struct store *s, int argc, char **argv)
         return usage_error("unknown image subcommand '%s'", sub);
 }
 
+static int server_init(int argc, char **argv)
+{
+        static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
+                                               { "name", required_argument, NULL, 'n' },
+                                               { "days", required_argument, NULL, 'D' },
+                                               { NULL, 0, NULL, 0 } };
+        const char *dir = NULL, *names[16];
+        size_t n = 0;
+        unsigned long days = 825; /* what browsers accept for a server certificate */
+        char why[300], *end, path[4200], pin[PKI_PIN_LEN];
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                if (c == 'd')
+                        dir = optarg;
+                else if (c == 'n' && n < ELEMENTSOF(names))
+                        names[n++] = optarg;
+                else if (c == 'n')
+                        return usage_error("at most %zu --name", ELEMENTSOF(names));
+                else if (c == 'D' && ((days = strtoul(optarg, &end, 10)) == 0 || *end || days > 3650))
+                        return usage_error("--days %s: expected 1 to 3650", optarg);
+                else if (c != 'D')
+                        return 2;
+        }
+        if (!dir || n == 0 || optind != argc)
+                return usage_error("server init needs --dir DIR and at least one --name");
+        if (pki_init(dir, names, n, (unsigned)days, why, sizeof(why)) < 0)
+                return fprintf(stderr, "emberctl: %s\n", why), 1;
+        snprintf(path, sizeof(path), "%s/attestd.db", dir);
+        struct store *s;
+        if (store_open_sqlite(path, &s) < 0)
+                return fprintf(stderr, "emberctl: creating %s failed\n", path), 1;
+        (void)s->ops->audit(s, now_s(), "operator", "server.init", dir, names[0]);
+        store_close(s);
+        snprintf(path, sizeof(path), "%s/server.crt", dir);
+        if (pki_pin_of_cert(path, pin, why, sizeof(why)) < 0)
+                return fprintf(stderr, "emberctl: %s\n", why), 1;
+        printf("keys and database in %s\npin %s\n", dir, pin);
+        return 0;
+}
+
 static int print_line(const char *line, void *ud)
 {
         printf("%s\n", line);
@@ -374,6 +422,9 @@ int main(int argc, char **argv)
         if (i >= argc)
                 return fputs(usage_text, stderr), 2;
         const char *cmd = argv[i];
+        if (streq(cmd, "server"))
+                return i + 1 < argc && streq(argv[i + 1], "init") ? server_init(argc - i - 1, argv + i + 1)
+                                                                   : usage_error("server: the only subcommand is init");
         if (!streq(cmd, "machine") && !streq(cmd, "image") && !streq(cmd, "audit"))
                 return usage_error("unknown command '%s'", cmd);
         struct store *s;

@@ -4,6 +4,8 @@
  * transaction, and the database runs in WAL mode with synchronous=FULL:
  * when a call returns 0 its change survives a crash or `kill -9`. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -499,6 +501,15 @@ int store_open_sqlite(const char *path, struct store **ret)
         if (!q)
                 return -ENOMEM;
         q->base.ops = &sqlite_ops;
+        /* machine and session secrets live here: owner only, from the start */
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+                int r = negative_errno();
+                log_err("store", "opening %s: %s", path, strerror(-r));
+                free(q);
+                return r;
+        }
+        close(fd);
         int rc = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
         if (rc != SQLITE_OK) {
                 log_err("store", "opening %s: %s", path, q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
