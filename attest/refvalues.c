@@ -168,7 +168,7 @@ int ref_parse(const char *json, size_t len, struct ref_image *ret, char *why, si
                 img->paths[p].expires = INT64_MAX;
         size_t paths = 1;
         for (size_t i = 0; i < json_object_array_length(doc); i++) {
-                size_t k;
+                size_t k = 0;
                 r = parse_entry(json_object_array_get_idx(doc, i), i, img, &k, why, whylen);
                 if (r < 0) {
                         free(img);
