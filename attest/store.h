@@ -51,16 +51,29 @@ struct approval {
         char source[128]; /* "file NAME" or "evidence SESSION" */
 };
 
+#define STORE_PUB_MAX 1024 /* a marshalled TPM2B_PUBLIC */
+
 struct session {
         char id[STORE_ID_LEN];
+        char machine_id[STORE_ID_LEN];
         uint8_t ek_hash[STORE_HASH_LEN];
         uint8_t nonce[32];
         uint8_t secret[32];
-        uint8_t ak_name[2 + 64];
-        size_t ak_name_len;
+        uint8_t ek_pub[STORE_PUB_MAX], ak_pub[STORE_PUB_MAX];
+        size_t ek_pub_len, ak_pub_len;
         uint32_t pcr_mask;
         int64_t expires;
         bool used;
+};
+
+/* One verified attestation: what the node's event log replayed to, kept so
+ * an operator can approve a first known-good boot from it. */
+struct attestation {
+        char session_id[STORE_ID_LEN];
+        char machine_id[STORE_ID_LEN];
+        int64_t time;
+        char *pcrs_json; /* {"4":"hex",…} of the replayed SHA-256 values, malloc'ed */
+        char verdict[256]; /* "ok image ID" or the refusal */
 };
 
 struct store;
@@ -85,6 +98,9 @@ struct store_ops {
         /* marks it used; -ENOENT unknown, -EALREADY used before, -ETIME expired */
         int (*session_take)(struct store *s, const char *id, int64_t now, struct session *ret);
         int (*session_gc)(struct store *s, int64_t now);
+        int (*attestation_put)(struct store *s, const struct attestation *a);
+        /* ret->pcrs_json is malloc'ed */
+        int (*attestation_get)(struct store *s, const char *session_id, struct attestation *ret);
         int (*audit)(struct store *s, int64_t now, const char *actor, const char *action, const char *subject,
                      const char *detail);
         /* the audit log, oldest first, one line each, into cb */

@@ -105,13 +105,18 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
         return rc == SQLITE_DONE ? 0 : sql_err(db, rc, what);
 }
 
-static void blob_out(sqlite3_stmt *st, int col, void *dst, size_t len)
+/* Copies a blob column (at most len bytes); returns how many. */
+static size_t blob_out(sqlite3_stmt *st, int col, void *dst, size_t len)
 {
         const void *p = sqlite3_column_blob(st, col);
         size_t n = (size_t)sqlite3_column_bytes(st, col);
         memset(dst, 0, len);
-        if (p)
-                memcpy(dst, p, n < len ? n : len);
+        if (!p)
+                return 0;
+        if (n > len)
+                n = len;
+        memcpy(dst, p, n);
+        return n;
 }
 
 static void text_out(sqlite3_stmt *st, int col, char *dst, size_t len)
@@ -337,18 +342,24 @@ static int sq_session_put(struct store *s, const struct session *se)
         sqlite3 *db = db_of(s);
         sqlite3_stmt *st;
         int r = prepare(db,
-                        "INSERT INTO sessions (id, ek_hash, nonce, secret, ak_name, pcr_mask, expires, used) "
-                        "VALUES (?,?,?,?,?,?,?,0)",
+                        "INSERT INTO sessions (id, machine_id, ek_hash, nonce, secret, ek_pub, ak_pub, pcr_mask, expires, used) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,0)",
                         &st);
         if (r < 0)
                 return r;
+        if (se->ek_pub_len > STORE_PUB_MAX || se->ak_pub_len > STORE_PUB_MAX) {
+                sqlite3_finalize(st);
+                return -E2BIG;
+        }
         sqlite3_bind_text(st, 1, se->id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(st, 2, se->ek_hash, sizeof(se->ek_hash), SQLITE_TRANSIENT);
-        sqlite3_bind_blob(st, 3, se->nonce, sizeof(se->nonce), SQLITE_TRANSIENT);
-        sqlite3_bind_blob(st, 4, se->secret, sizeof(se->secret), SQLITE_TRANSIENT);
-        sqlite3_bind_blob(st, 5, se->ak_name, (int)se->ak_name_len, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 6, se->pcr_mask);
-        sqlite3_bind_int64(st, 7, se->expires);
+        sqlite3_bind_text(st, 2, se->machine_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 3, se->ek_hash, sizeof(se->ek_hash), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 4, se->nonce, sizeof(se->nonce), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 5, se->secret, sizeof(se->secret), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 6, se->ek_pub, (int)se->ek_pub_len, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 7, se->ak_pub, (int)se->ak_pub_len, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 8, se->pcr_mask);
+        sqlite3_bind_int64(st, 9, se->expires);
         return step_done(db, st, "storing a session");
 }
 
@@ -356,34 +367,36 @@ static int sq_session_take(struct store *s, const char *id, int64_t now, struct 
 {
         sqlite3 *db = db_of(s);
         sqlite3_stmt *st;
-        struct session se = { 0 };
+        /* two public areas make it large: not on the stack */
+        struct session *se = calloc(1, sizeof(*se));
+        if (!se)
+                return -ENOMEM;
         int r = exec(db, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        if ((r = prepare(db, "SELECT id, ek_hash, nonce, secret, ak_name, pcr_mask, expires, used FROM sessions WHERE id = ?",
+        if ((r = prepare(db, "SELECT id, machine_id, ek_hash, nonce, secret, ek_pub, ak_pub, pcr_mask, expires, used FROM sessions WHERE id = ?",
                          &st)) < 0)
                 goto fail;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
-                text_out(st, 0, se.id, sizeof(se.id));
-                blob_out(st, 1, se.ek_hash, sizeof(se.ek_hash));
-                blob_out(st, 2, se.nonce, sizeof(se.nonce));
-                blob_out(st, 3, se.secret, sizeof(se.secret));
-                se.ak_name_len = (size_t)sqlite3_column_bytes(st, 4);
-                if (se.ak_name_len > sizeof(se.ak_name))
-                        se.ak_name_len = sizeof(se.ak_name);
-                blob_out(st, 4, se.ak_name, sizeof(se.ak_name));
-                se.pcr_mask = (uint32_t)sqlite3_column_int64(st, 5);
-                se.expires = sqlite3_column_int64(st, 6);
-                se.used = sqlite3_column_int(st, 7) != 0;
+                text_out(st, 0, se->id, sizeof(se->id));
+                text_out(st, 1, se->machine_id, sizeof(se->machine_id));
+                blob_out(st, 2, se->ek_hash, sizeof(se->ek_hash));
+                blob_out(st, 3, se->nonce, sizeof(se->nonce));
+                blob_out(st, 4, se->secret, sizeof(se->secret));
+                se->ek_pub_len = blob_out(st, 5, se->ek_pub, sizeof(se->ek_pub));
+                se->ak_pub_len = blob_out(st, 6, se->ak_pub, sizeof(se->ak_pub));
+                se->pcr_mask = (uint32_t)sqlite3_column_int64(st, 7);
+                se->expires = sqlite3_column_int64(st, 8);
+                se->used = sqlite3_column_int(st, 9) != 0;
         }
         sqlite3_finalize(st);
         if (rc != SQLITE_ROW) {
                 r = rc == SQLITE_DONE ? -ENOENT : sql_err(db, rc, "reading a session");
                 goto fail;
         }
-        if (se.used) {
+        if (se->used) {
                 r = -EALREADY;
                 goto fail;
         }
@@ -393,12 +406,15 @@ static int sq_session_take(struct store *s, const char *id, int64_t now, struct 
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
         if ((r = step_done(db, st, "consuming a session")) < 0 || (r = exec(db, "COMMIT")) < 0)
                 goto fail;
-        if (se.expires <= now)
-                return -ETIME;
-        *ret = se;
-        return 0;
+        r = se->expires <= now ? -ETIME : 0;
+        if (r == 0)
+                *ret = *se;
+        goto out;
 fail:
         (void)exec(db, "ROLLBACK");
+out:
+        explicit_bzero(se, sizeof(*se));
+        free(se);
         return r;
 }
 
@@ -412,6 +428,49 @@ static int sq_session_gc(struct store *s, int64_t now)
         sqlite3_bind_int64(st, 1, now);
         r = step_done(db, st, "collecting sessions");
         return r < 0 ? r : sqlite3_changes(db);
+}
+
+/* ---- attestations ----------------------------------------------------- */
+
+static int sq_attestation_put(struct store *s, const struct attestation *a)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "INSERT INTO attestations (session_id, machine_id, time, pcrs, verdict) VALUES (?,?,?,?,?)", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, a->session_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, a->machine_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, a->time);
+        sqlite3_bind_text(st, 4, a->pcrs_json ? a->pcrs_json : "{}", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, a->verdict, -1, SQLITE_TRANSIENT);
+        return step_done(db, st, "recording an attestation");
+}
+
+static int sq_attestation_get(struct store *s, const char *session_id, struct attestation *ret)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "SELECT session_id, machine_id, time, pcrs, verdict FROM attestations WHERE session_id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, session_id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                struct attestation a = { .time = sqlite3_column_int64(st, 2) };
+                text_out(st, 0, a.session_id, sizeof(a.session_id));
+                text_out(st, 1, a.machine_id, sizeof(a.machine_id));
+                const unsigned char *t = sqlite3_column_text(st, 3);
+                text_out(st, 4, a.verdict, sizeof(a.verdict));
+                a.pcrs_json = strdup(t ? (const char *)t : "{}");
+                r = a.pcrs_json ? 0 : -ENOMEM;
+                if (r == 0)
+                        *ret = a;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW)
+                return rc == SQLITE_DONE ? -ENOENT : sql_err(db, rc, "reading an attestation");
+        return r;
 }
 
 /* ---- audit ------------------------------------------------------------ */
@@ -477,6 +536,8 @@ static const struct store_ops sqlite_ops = {
         .session_put = sq_session_put,
         .session_take = sq_session_take,
         .session_gc = sq_session_gc,
+        .attestation_put = sq_attestation_put,
+        .attestation_get = sq_attestation_get,
         .audit = sq_audit,
         .audit_list = sq_audit_list,
 };
@@ -489,9 +550,11 @@ static const char schema[] =
         " refvalues TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id),"
         " created INTEGER NOT NULL, source TEXT NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, ek_hash BLOB NOT NULL, nonce BLOB NOT NULL,"
-        " secret BLOB NOT NULL, ak_name BLOB NOT NULL, pcr_mask INTEGER NOT NULL, expires INTEGER NOT NULL,"
-        " used INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, machine_id TEXT NOT NULL, ek_hash BLOB NOT NULL,"
+        " nonce BLOB NOT NULL, secret BLOB NOT NULL, ek_pub BLOB NOT NULL, ak_pub BLOB NOT NULL,"
+        " pcr_mask INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS attestations (session_id TEXT PRIMARY KEY, machine_id TEXT NOT NULL,"
+        " time INTEGER NOT NULL, pcrs TEXT NOT NULL, verdict TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
         " actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL);";
 

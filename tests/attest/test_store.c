@@ -115,25 +115,42 @@ static void test_approvals(void **state)
 static void test_sessions(void **state)
 {
         struct store *s = *state;
-        struct session se = { .pcr_mask = 0x290, .expires = 100, .ak_name_len = 34 }, got;
+        static struct session se = { .pcr_mask = 0x290, .expires = 100, .ak_pub_len = 34, .ek_pub_len = 300 }, got;
         assert_int_equal(uuid_random(se.id), 0);
         memset(se.nonce, 7, sizeof(se.nonce));
         assert_int_equal(s->ops->session_put(s, &se), 0);
         assert_int_equal(s->ops->session_take(s, se.id, 50, &got), 0);
         assert_memory_equal(got.nonce, se.nonce, sizeof(se.nonce));
         assert_int_equal(got.pcr_mask, 0x290);
-        assert_int_equal(got.ak_name_len, 34);
+        assert_int_equal(got.ak_pub_len, 34);
+        assert_int_equal(got.ek_pub_len, 300);
         /* single use */
         assert_int_equal(s->ops->session_take(s, se.id, 51, &got), -EALREADY);
         assert_int_equal(s->ops->session_take(s, "no-such-session", 51, &got), -ENOENT);
         /* expired: refused, and consumed all the same */
-        struct session old = { .expires = 100 };
+        static struct session old = { .expires = 100 };
         assert_int_equal(uuid_random(old.id), 0);
         assert_int_equal(s->ops->session_put(s, &old), 0);
         assert_int_equal(s->ops->session_take(s, old.id, 100, &got), -ETIME);
         assert_int_equal(s->ops->session_take(s, old.id, 10, &got), -EALREADY);
         assert_int_equal(s->ops->session_gc(s, 101), 2);
         assert_int_equal(s->ops->session_gc(s, 101), 0);
+}
+
+static void test_attestations(void **state)
+{
+        struct store *s = *state;
+        struct attestation a = { .time = 5, .pcrs_json = "{\"4\":\"aa\"}" }, got;
+        snprintf(a.session_id, sizeof(a.session_id), "s-1");
+        snprintf(a.machine_id, sizeof(a.machine_id), "m-1");
+        snprintf(a.verdict, sizeof(a.verdict), "ok");
+        assert_int_equal(s->ops->attestation_put(s, &a), 0);
+        assert_int_equal(s->ops->attestation_put(s, &a), -EEXIST);
+        assert_int_equal(s->ops->attestation_get(s, "s-1", &got), 0);
+        assert_string_equal(got.pcrs_json, a.pcrs_json);
+        assert_string_equal(got.machine_id, "m-1");
+        free(got.pcrs_json);
+        assert_int_equal(s->ops->attestation_get(s, "s-2", &got), -ENOENT);
 }
 
 static int collect(const char *line, void *ud)
@@ -198,6 +215,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_approvals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_attestations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_9, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
