@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol.h"
 #include "ratelimit.h"
 #include "reason.h"
 #include "store.h"
@@ -16,6 +17,7 @@
 struct server {
         struct store *store;
         struct ratelimit by_source;
+        struct protocol proto;
 };
 
 static uint64_t mono_ms(void)
@@ -37,6 +39,9 @@ int server_open(const char *db_path, struct server **ret, char *why, size_t whyl
                 return reason_fail(&w, r, "opening the database %s failed", db_path);
         }
         ratelimit_init(&s->by_source, SERVER_RATE_PER_SOURCE, 2 * SERVER_RATE_PER_SOURCE);
+        s->proto.store = s->store;
+        s->proto.now_ms = mono_ms;
+        ratelimit_init(&s->proto.by_ek, PROTOCOL_RATE_PER_EK, 5);
         *ret = s;
         return 0;
 }
@@ -74,5 +79,7 @@ void server_handle(void *ud, const struct http_request *rq, struct http_reply *r
                         return http_error(rp, 405, "/healthz takes GET");
                 return handle_health(s, rp);
         }
+        if (protocol_handle(&s->proto, rq, rp))
+                return;
         http_error(rp, 404, "no such endpoint: %s", rq->path);
 }

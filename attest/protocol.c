@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The attestation protocol (DESIGN.md "Attestation"), server side:
+ *
+ *   POST /v1/attest/challenge {ek_pub, ak_pub}
+ *     → {session, nonce, credential_blob, encrypted_secret, pcr_selection}
+ *   POST /v1/attest/evidence {session, quote, signature, pcrs, event_log, e_pub}
+ *     → {credential, machine, image, expires}
+ *
+ * Binary fields are base64 of TPM-marshalled structures. Every refusal
+ * names the failed check; the same words go to the audit log (with the
+ * machine) and to the node (which prints them on its console). Nothing
+ * secret is in them. */
+#include "protocol.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <mbedtls/base64.h>
+#include <mbedtls/md.h>
+#include <mbedtls/sha256.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "eventlog.h"
+#include "makecred.h"
+#include "quote.h"
+#include "refvalues.h"
+#include "util.h"
+
+#define SESSION_TTL_S 60
+#define CREDENTIAL_TTL_S 600
+#define EXTRA_LABEL "ember-v1"
+
+/* A JSON body, parsed whole or refused. */
+static json_object *parse_body(const struct http_request *rq, struct http_reply *rp)
+{
+        struct json_tokener *tok = json_tokener_new_ex(8);
+        if (!tok)
+                return http_error(rp, 500, "out of memory"), NULL;
+        json_object *o = json_tokener_parse_ex(tok, (const char *)rq->body, (int)rq->body_len);
+        enum json_tokener_error e = json_tokener_get_error(tok);
+        size_t end = json_tokener_get_parse_end(tok);
+        json_tokener_free(tok);
+        if (!o || e != json_tokener_success || end != rq->body_len || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                http_error(rp, 400, "the body must be one JSON object (%s)",
+                           e != json_tokener_success ? json_tokener_error_desc(e) : "trailing bytes or not an object");
+                return NULL;
+        }
+        return o;
+}
+
+static const char *str_field(json_object *o, const char *key)
+{
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+                                                                                                 : NULL;
+}
+
+/* Base64 field into a fresh buffer of at most max bytes. */
+static int b64_field(json_object *o, const char *key, size_t max, uint8_t **ret, size_t *ret_len, struct http_reply *rp)
+{
+        const char *s = str_field(o, key);
+        size_t n = 0;
+        if (!s)
+                return http_error(rp, 400, "missing string field \"%s\"", key), -EBADMSG;
+        size_t slen = strlen(s);
+        if (slen / 4 * 3 > max + 3)
+                return http_error(rp, 400, "\"%s\" is larger than %zu bytes", key, max), -E2BIG;
+        uint8_t *buf = malloc(max + 3);
+        if (!buf)
+                return http_error(rp, 500, "out of memory"), -ENOMEM;
+        if (mbedtls_base64_decode(buf, max + 3, &n, (const unsigned char *)s, slen) != 0 || n > max || n == 0) {
+                free(buf);
+                return http_error(rp, 400, "\"%s\" is not base64 of at most %zu bytes", key, max), -EBADMSG;
+        }
+        *ret = buf;
+        *ret_len = n;
+        return 0;
+}
+
+static char *b64(const uint8_t *d, size_t n)
+{
+        size_t olen;
+        char *out = malloc(n / 3 * 4 + 8);
+        if (out && mbedtls_base64_encode((unsigned char *)out, n / 3 * 4 + 8, &olen, d, n) != 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+static void add_b64(json_object *o, const char *key, const uint8_t *d, size_t n)
+{
+        _cleanup_free_ char *s = b64(d, n);
+        json_object_object_add(o, key, s ? json_object_new_string(s) : NULL);
+}
+
+static void reply_json(struct http_reply *rp, unsigned status, json_object *o)
+{
+        const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        rp->status = status;
+        free(rp->body);
+        rp->body = t ? strdup(t) : NULL;
+        json_object_put(o);
+}
+
+/* Refusals: one line in the audit log and the same words to the node. */
+static void refuse(struct protocol *p, struct http_reply *rp, unsigned status, const char *subject, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static void refuse(struct protocol *p, struct http_reply *rp, unsigned status, const char *subject, const char *fmt, ...)
+{
+        char msg[400];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        (void)p->store->ops->audit(p->store, (int64_t)time(NULL), "server", "attest.refuse", subject ? subject : "-", msg);
+        fprintf(stderr, "ember-attestd: refused %s: %s\n", subject ? subject : "a request", msg);
+        http_error(rp, status, "%s", msg);
+}
+
+struct images_ctx {
+        uint32_t selection;
+        size_t n;
+};
+
+static int add_selection(const struct image *img, void *ud)
+{
+        struct images_ctx *c = ud;
+        struct ref_image *ri = calloc(1, sizeof(*ri));
+        if (!ri)
+                return -ENOMEM;
+        if (ref_parse(img->refvalues, strlen(img->refvalues), ri, NULL, 0) == 0) {
+                c->selection |= ref_selection(ri);
+                c->n++;
+        }
+        free(ri);
+        return 0;
+}
+
+static json_object *selection_json(uint32_t mask)
+{
+        json_object *o = json_object_new_object(), *a = json_object_new_array();
+        for (int i = 0; i < REF_PCRS; i++)
+                if (mask & (1u << i))
+                        json_object_array_add(a, json_object_new_int(i));
+        json_object_object_add(o, "sha256", a);
+        return o;
+}
+
+/* An unknown EK is remembered as a pending machine for the operator. */
+static int lookup_machine(struct protocol *p, const uint8_t ek_hash[32], struct machine *m, struct http_reply *rp)
+{
+        int r = p->store->ops->machine_by_ek(p->store, ek_hash, m);
+        if (r == -ENOENT) {
+                *m = (struct machine){ .state = MACHINE_PENDING, .created = (int64_t)time(NULL) };
+                m->updated = m->created;
+                memcpy(m->ek_hash, ek_hash, 32);
+                snprintf(m->note, sizeof(m->note), "attested with an unknown EK");
+                if (uuid_random(m->id) < 0 || getrandom_full(m->secret, sizeof(m->secret)) < 0 ||
+                    p->store->ops->machine_put(p->store, m) < 0)
+                        return http_error(rp, 500, "recording the pending machine failed"), -EIO;
+                (void)p->store->ops->audit(p->store, m->created, "server", "machine.pending", m->id, "unknown EK attested");
+                refuse(p, rp, 403, m->id, "unknown EK: recorded as pending machine %s; an operator must approve it", m->id);
+                return -EPERM;
+        }
+        if (r < 0)
+                return http_error(rp, 500, "reading the machine failed"), r;
+        if (m->state != MACHINE_ENROLLED) {
+                refuse(p, rp, 403, m->id, "machine %s is %s%s", m->id, machine_state_name(m->state),
+                       m->state == MACHINE_PENDING ? ": waiting for an operator to approve it" : "");
+                return -EPERM;
+        }
+        return 0;
+}
+
+static void handle_challenge(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
+{
+        json_object *body = parse_body(rq, rp);
+        _cleanup_free_ uint8_t *ek_bytes = NULL, *ak_bytes = NULL;
+        size_t ek_len, ak_len;
+        TPM2B_PUBLIC ek = { 0 }, ak = { 0 };
+        TPM2B_NAME ak_name;
+        char why[300], hexek[65];
+        uint8_t ek_hash[32];
+        struct machine m;
+        if (!body)
+                return;
+        int r = b64_field(body, "ek_pub", STORE_PUB_MAX, &ek_bytes, &ek_len, rp);
+        if (r == 0)
+                r = b64_field(body, "ak_pub", STORE_PUB_MAX, &ak_bytes, &ak_len, rp);
+        json_object_put(body);
+        if (r < 0)
+                return;
+        if (makecred_parse_public(ek_bytes, ek_len, &ek, why, sizeof(why)) < 0 || makecred_check_ek(&ek, why, sizeof(why)) < 0)
+                return refuse(p, rp, 400, NULL, "EK: %s", why);
+        if (makecred_parse_public(ak_bytes, ak_len, &ak, why, sizeof(why)) < 0 ||
+            quote_check_ak(&ak.publicArea, why, sizeof(why)) < 0)
+                return refuse(p, rp, 400, NULL, "%s", why);
+        mbedtls_sha256_ret(ek_bytes, ek_len, ek_hash, 0);
+        for (int i = 0; i < 32; i++)
+                snprintf(hexek + 2 * i, 3, "%02x", ek_hash[i]);
+        if (!ratelimit_take(&p->by_ek, hexek, p->now_ms()))
+                return refuse(p, rp, 429, NULL, "too many attestations for this EK; slow down");
+        if (lookup_machine(p, ek_hash, &m, rp) < 0)
+                return;
+
+        struct images_ctx ic = { 0 };
+        if (p->store->ops->image_list(p->store, add_selection, &ic) < 0)
+                return http_error(rp, 500, "reading the approved images failed");
+        if (ic.n == 0 || ic.selection == 0)
+                return refuse(p, rp, 503, m.id, "no approved images: no node can attest");
+
+        struct session *se = calloc(1, sizeof(*se));
+        struct makecred_blobs *blobs = calloc(1, sizeof(*blobs));
+        if (!se || !blobs) {
+                free(se);
+                free(blobs);
+                return http_error(rp, 500, "out of memory");
+        }
+        se->expires = (int64_t)time(NULL) + SESSION_TTL_S;
+        se->pcr_mask = ic.selection;
+        memcpy(se->ek_hash, ek_hash, 32);
+        snprintf(se->machine_id, sizeof(se->machine_id), "%s", m.id);
+        memcpy(se->ek_pub, ek_bytes, ek_len);
+        se->ek_pub_len = ek_len;
+        memcpy(se->ak_pub, ak_bytes, ak_len);
+        se->ak_pub_len = ak_len;
+        if (uuid_random(se->id) < 0 || getrandom_full(se->nonce, sizeof(se->nonce)) < 0 ||
+            getrandom_full(se->secret, sizeof(se->secret)) < 0)
+                r = -EIO, snprintf(why, sizeof(why), "no randomness");
+        else if ((r = makecred_name(&ak, &ak_name)) < 0)
+                snprintf(why, sizeof(why), "computing the AK name failed");
+        else
+                r = makecred(&ek, &ak_name, se->secret, sizeof(se->secret), NULL, blobs, why, sizeof(why));
+        if (r == 0 && (r = p->store->ops->session_put(p->store, se)) < 0)
+                snprintf(why, sizeof(why), "storing the session failed");
+        if (r < 0) {
+                explicit_bzero(se, sizeof(*se));
+                free(se);
+                free(blobs);
+                return http_error(rp, 500, "%s", why);
+        }
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "session", json_object_new_string(se->id));
+        add_b64(o, "nonce", se->nonce, sizeof(se->nonce));
+        add_b64(o, "credential_blob", blobs->credential_blob, blobs->credential_blob_len);
+        add_b64(o, "encrypted_secret", blobs->secret, blobs->secret_len);
+        json_object_object_add(o, "pcr_selection", selection_json(ic.selection));
+        explicit_bzero(se, sizeof(*se));
+        free(se);
+        free(blobs);
+        reply_json(rp, 200, o);
+}
+
+/* extraData = SHA-256("ember-v1" ‖ nonce ‖ S ‖ SHA-256(E_pub)) */
+static void expected_extra(const struct session *se, const uint8_t *e_pub, size_t e_len, uint8_t out[32])
+{
+        uint8_t eh[32];
+        mbedtls_sha256_context c;
+        mbedtls_sha256_ret(e_pub, e_len, eh, 0);
+        mbedtls_sha256_init(&c);
+        mbedtls_sha256_starts_ret(&c, 0);
+        mbedtls_sha256_update_ret(&c, (const unsigned char *)EXTRA_LABEL, strlen(EXTRA_LABEL));
+        mbedtls_sha256_update_ret(&c, se->nonce, sizeof(se->nonce));
+        mbedtls_sha256_update_ret(&c, se->secret, sizeof(se->secret));
+        mbedtls_sha256_update_ret(&c, eh, sizeof(eh));
+        mbedtls_sha256_finish_ret(&c, out);
+        mbedtls_sha256_free(&c);
+}
+
+static int hexbytes(const char *s, uint8_t *out, size_t n)
+{
+        if (!s || strlen(s) != 2 * n)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                unsigned v;
+                if (!strchr("0123456789abcdefABCDEF", s[2 * i]) || !strchr("0123456789abcdefABCDEF", s[2 * i + 1]) ||
+                    sscanf(s + 2 * i, "%2x", &v) != 1)
+                        return -EINVAL;
+                out[i] = (uint8_t)v;
+        }
+        return 0;
+}
+
+/* "pcrs": {"sha256": {"0": "hex", …}} for exactly the selection. */
+static int parse_pcrs(json_object *body, uint32_t mask, struct quote_pcr *out, size_t *n, struct http_reply *rp)
+{
+        json_object *pcrs, *bank;
+        if (!json_object_object_get_ex(body, "pcrs", &pcrs) || !json_object_object_get_ex(pcrs, "sha256", &bank) ||
+            !json_object_is_type(bank, json_type_object))
+                return http_error(rp, 400, "missing \"pcrs\": {\"sha256\": {…}}"), -EBADMSG;
+        *n = 0;
+        json_object_object_foreach(bank, key, val)
+        {
+                char *end;
+                long i = strtol(key, &end, 10);
+                if (*end || end == key || i < 0 || i >= REF_PCRS || !(mask & (1u << i)) ||
+                    !json_object_is_type(val, json_type_string) || *n >= REF_PCRS)
+                        return http_error(rp, 400, "pcrs.sha256.%.8s: not a selected PCR with a hex value", key), -EBADMSG;
+                out[*n] = (struct quote_pcr){ .bank = TPM2_ALG_SHA256, .index = (uint8_t)i };
+                if (hexbytes(json_object_get_string(val), out[*n].digest, 32) < 0)
+                        return http_error(rp, 400, "pcrs.sha256.%ld is not 64 hex digits", i), -EBADMSG;
+                (*n)++;
+        }
+        return 0;
+}
+
+struct match_ctx {
+        const struct ref_pcrs *pcrs;
+        int64_t now;
+        char image_id[STORE_ID_LEN], image_name[128];
+        char why[300];
+        bool found;
+};
+
+static int try_image(const struct image *img, void *ud)
+{
+        struct match_ctx *c = ud;
+        struct ref_image *ri = calloc(1, sizeof(*ri));
+        char why[300];
+        if (!ri)
+                return -ENOMEM;
+        if (!c->found && ref_parse(img->refvalues, strlen(img->refvalues), ri, NULL, 0) == 0) {
+                if (ref_match(ri, c->pcrs, c->now, why, sizeof(why)) >= 0) {
+                        c->found = true;
+                        snprintf(c->image_id, sizeof(c->image_id), "%s", img->id);
+                        snprintf(c->image_name, sizeof(c->image_name), "%s", img->name);
+                } else if (!c->why[0]) {
+                        snprintf(c->why, sizeof(c->why), "%s", why);
+                }
+        }
+        free(ri);
+        return 0;
+}
+
+/* The event log must replay to exactly the quoted values; policy then
+ * looks at replayed values only. */
+static int replay_log(struct protocol *p, const struct session *se, json_object *body, const struct quote_pcr *q, size_t nq,
+                      struct ref_pcrs *ret, struct http_reply *rp)
+{
+        _cleanup_free_ uint8_t *bytes = NULL;
+        size_t len;
+        char why[300];
+        if (b64_field(body, "event_log", EVLOG_MAX_BYTES, &bytes, &len, rp) < 0)
+                return -EBADMSG;
+        struct evlog *log = NULL;
+        struct evlog_pcrs *rep = calloc(1, sizeof(*rep));
+        if (!rep)
+                return http_error(rp, 500, "out of memory"), -ENOMEM;
+        int r = evlog_parse(bytes, len, &log, why, sizeof(why));
+        if (r == 0)
+                r = evlog_replay(log, EVLOG_ALG_SHA256, rep, why, sizeof(why));
+        evlog_free(log);
+        if (r < 0) {
+                free(rep);
+                return refuse(p, rp, 403, se->machine_id, "event log: %s", why), r;
+        }
+        *ret = (struct ref_pcrs){ 0 };
+        for (size_t i = 0; i < nq; i++) {
+                if (memcmp(rep->value[q[i].index], q[i].digest, 32) != 0) {
+                        free(rep);
+                        refuse(p, rp, 403, se->machine_id, "PCR %u: the event log does not replay to the quoted value",
+                               q[i].index);
+                        return -EBADMSG;
+                }
+                memcpy(ret->value[q[i].index], rep->value[q[i].index], 32);
+                ret->mask |= 1u << q[i].index;
+        }
+        free(rep);
+        return 0;
+}
+
+static char *pcrs_to_json(const struct ref_pcrs *p)
+{
+        json_object *o = json_object_new_object();
+        for (int i = 0; i < REF_PCRS; i++)
+                if (p->mask & (1u << i)) {
+                        char k[4], h[65];
+                        snprintf(k, sizeof(k), "%d", i);
+                        for (int j = 0; j < 32; j++)
+                                snprintf(h + 2 * j, 3, "%02x", p->value[i][j]);
+                        json_object_object_add(o, k, json_object_new_string(h));
+                }
+        const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        char *ret = t ? strdup(t) : NULL;
+        json_object_put(o);
+        return ret;
+}
+
+/* The credential: machine, image, expiry and H(E), MACed with the
+ * machine's secret. Worthless without E: every later request must be
+ * signed with E (or use it as the TLS client key). */
+static char *issue_credential(const struct machine *m, const char *image_id, const uint8_t *e_pub, size_t e_len,
+                              int64_t expires)
+{
+        uint8_t eh[32], mac[32];
+        char eh_hex[65], *payload = NULL, *ret = NULL;
+        mbedtls_sha256_ret(e_pub, e_len, eh, 0);
+        for (int i = 0; i < 32; i++)
+                snprintf(eh_hex + 2 * i, 3, "%02x", eh[i]);
+        if (asprintf(&payload, "{\"machine\":\"%s\",\"image\":\"%s\",\"expires\":%lld,\"e_sha256\":\"%s\"}", m->id, image_id,
+                     (long long)expires, eh_hex) < 0)
+                return NULL;
+        mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), m->secret, sizeof(m->secret),
+                        (const unsigned char *)payload, strlen(payload), mac);
+        _cleanup_free_ char *p64 = b64((const uint8_t *)payload, strlen(payload)), *m64 = b64(mac, sizeof(mac));
+        if (p64 && m64 && asprintf(&ret, "%s.%s", p64, m64) < 0)
+                ret = NULL;
+        free(payload);
+        return ret;
+}
+
+static void handle_evidence(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
+{
+        json_object *body = parse_body(rq, rp);
+        if (!body)
+                return;
+        struct session *se = calloc(1, sizeof(*se));
+        _cleanup_free_ uint8_t *attest = NULL, *sig = NULL, *e_pub = NULL;
+        _cleanup_free_ char *cred = NULL; /* here, not later: the gotos below jump past later declarations */
+        size_t attest_len, sig_len, e_len, nq = 0;
+        struct quote_pcr q[REF_PCRS];
+        char why[300];
+        int64_t now = (int64_t)time(NULL);
+        struct machine m;
+        const char *sid = str_field(body, "session");
+        int r;
+
+        if (!se) {
+                http_error(rp, 500, "out of memory");
+                goto out;
+        }
+        if (!sid) {
+                http_error(rp, 400, "missing string field \"session\"");
+                goto out;
+        }
+        r = p->store->ops->session_take(p->store, sid, now, se);
+        if (r < 0) {
+                refuse(p, rp, 403, NULL, "%s", r == -EALREADY ? "session reused: a session is good for one attempt"
+                                              : r == -ETIME   ? "session expired: ask for a new challenge"
+                                                              : "unknown session");
+                goto out;
+        }
+        if (b64_field(body, "quote", 4096, &attest, &attest_len, rp) < 0 ||
+            b64_field(body, "signature", 4096, &sig, &sig_len, rp) < 0 ||
+            b64_field(body, "e_pub", 1024, &e_pub, &e_len, rp) < 0 || parse_pcrs(body, se->pcr_mask, q, &nq, rp) < 0)
+                goto out;
+
+        uint8_t extra[32];
+        expected_extra(se, e_pub, e_len, extra);
+        struct quote_selection sel = { .bank = { { .alg = TPM2_ALG_SHA256, .pcrs = se->pcr_mask } }, .n_banks = 1 };
+        struct quote_evidence ev = { se->ak_pub, se->ak_pub_len, attest, attest_len, sig, sig_len, q, nq };
+        struct quote_expect ex = { se->ek_pub, se->ek_pub_len, extra, sizeof(extra), &sel };
+        struct quote_info info;
+        if (quote_verify(&ev, &ex, &info, why, sizeof(why)) < 0) {
+                refuse(p, rp, 403, se->machine_id, "quote: %s", why);
+                goto out;
+        }
+        /* the machine may have been revoked since the challenge */
+        if ((r = p->store->ops->machine_get(p->store, se->machine_id, &m)) < 0 || m.state != MACHINE_ENROLLED) {
+                refuse(p, rp, 403, se->machine_id, "machine %s is %s", se->machine_id,
+                       r < 0 ? "deleted" : machine_state_name(m.state));
+                goto out;
+        }
+        struct quote_info prev = { .reset_count = m.reset_count, .restart_count = m.restart_count };
+        if (quote_check_counters(&prev, &info, why, sizeof(why)) < 0) {
+                refuse(p, rp, 403, m.id, "quote: %s", why);
+                goto out;
+        }
+        struct ref_pcrs replayed;
+        if (replay_log(p, se, body, q, nq, &replayed, rp) < 0)
+                goto out;
+
+        struct match_ctx mc = { .pcrs = &replayed, .now = now };
+        struct attestation rec = { .time = now, .pcrs_json = pcrs_to_json(&replayed) };
+        snprintf(rec.session_id, sizeof(rec.session_id), "%s", se->id);
+        snprintf(rec.machine_id, sizeof(rec.machine_id), "%s", m.id);
+        if (p->store->ops->image_list(p->store, try_image, &mc) < 0) {
+                free(rec.pcrs_json);
+                http_error(rp, 500, "reading the approved images failed");
+                goto out;
+        }
+        snprintf(rec.verdict, sizeof(rec.verdict), "%s %.200s", mc.found ? "ok image" : "refused:", mc.found ? mc.image_id : mc.why);
+        (void)p->store->ops->attestation_put(p->store, &rec);
+        free(rec.pcrs_json);
+        if (!mc.found) {
+                refuse(p, rp, 403, m.id, "%s (evidence kept as %s)", mc.why[0] ? mc.why : "no approved image", se->id);
+                goto out;
+        }
+        m.reset_count = info.reset_count;
+        m.restart_count = info.restart_count;
+        m.updated = now;
+        cred = issue_credential(&m, mc.image_id, e_pub, e_len, now + CREDENTIAL_TTL_S);
+        if (!cred || p->store->ops->machine_put(p->store, &m) < 0) {
+                http_error(rp, 500, "issuing the credential failed");
+                goto out;
+        }
+        char detail[256];
+        snprintf(detail, sizeof(detail), "image %.100s (%s), session %s", mc.image_name, mc.image_id, se->id);
+        (void)p->store->ops->audit(p->store, now, "server", "attest.ok", m.id, detail);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "credential", json_object_new_string(cred));
+        json_object_object_add(o, "machine", json_object_new_string(m.id));
+        json_object_object_add(o, "image", json_object_new_string(mc.image_id));
+        json_object_object_add(o, "expires", json_object_new_int64(now + CREDENTIAL_TTL_S));
+        reply_json(rp, 200, o);
+out:
+        if (se)
+                explicit_bzero(se, sizeof(*se));
+        free(se);
+        json_object_put(body);
+}
+
+bool protocol_handle(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
+{
+        bool challenge = streq(rq->path, "/v1/attest/challenge"), evidence = streq(rq->path, "/v1/attest/evidence");
+        if (!challenge && !evidence)
+                return false;
+        if (!streq(rq->method, "POST"))
+                return http_error(rp, 405, "%s takes POST", rq->path), true;
+        (void)p->store->ops->session_gc(p->store, (int64_t)time(NULL));
+        if (challenge)
+                handle_challenge(p, rq, rp);
+        else
+                handle_evidence(p, rq, rp);
+        return true;
+}
