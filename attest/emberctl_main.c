@@ -5,6 +5,7 @@
  * change is written to the audit log with the operator as actor. */
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <mbedtls/sha256.h>
 #include <stdio.h>
@@ -39,6 +40,11 @@ static const char usage_text[] =
         "Images (approved by the PCR values they produce):\n"
         "  image approve FILE --name NAME           approve the reference values in FILE\n"
         "                                           (Trustee's JSON shape, one image)\n"
+        "  image approve --from-evidence SESSION --name NAME [--days N]\n"
+        "                                           approve what a recorded attestation's\n"
+        "                                           event log replayed to (a first\n"
+        "                                           known-good boot of a path); says which\n"
+        "                                           values it approves\n"
         "  image list                               approved images and their approvals\n"
         "  image show ID                            its reference values, as JSON\n"
         "  image remove APPROVAL-ID                 drop one approval; the image goes\n"
@@ -250,24 +256,75 @@ static int cmd_machine(struct store *s, int argc, char **argv)
         return usage_error("unknown machine subcommand '%s'", sub);
 }
 
+/* The reference values of a recorded attestation: its replayed PCRs, each
+ * a single-path entry, expiring after days. */
+static int evidence_document(struct store *s, const char *session, unsigned days, char **ret)
+{
+        struct attestation a;
+        int r = s->ops->attestation_get(s, session, &a);
+        if (r < 0)
+                return fprintf(stderr, "emberctl: no recorded attestation for session %s%s\n", session,
+                               r == -ENOENT ? " (only quotes that verified and replayed are recorded)" : ""), r;
+        json_object *pcrs = json_tokener_parse(a.pcrs_json), *doc = json_object_new_array();
+        free(a.pcrs_json);
+        char exp[32];
+        time_t t = time(NULL) + (time_t)days * 86400;
+        struct tm tm;
+        strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+        if (!pcrs || !doc)
+                return json_object_put(pcrs), json_object_put(doc), -ENOMEM;
+        printf("approving the values machine %s's event log replayed to (session %s):\n", a.machine_id, session);
+        json_object_object_foreach(pcrs, k, v)
+        {
+                char name[16];
+                json_object *e = json_object_new_object(), *vals = json_object_new_array();
+                snprintf(name, sizeof(name), "tpm_pcr%s", k);
+                json_object_array_add(vals, json_object_get(v));
+                json_object_object_add(e, "version", json_object_new_string(REF_VERSION));
+                json_object_object_add(e, "name", json_object_new_string(name));
+                json_object_object_add(e, "expiration", json_object_new_string(exp));
+                json_object_object_add(e, "value", vals);
+                json_object_array_add(doc, e);
+                printf("  PCR %-2s %s\n", k, json_object_get_string(v));
+        }
+        *ret = strdup(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN));
+        json_object_put(doc);
+        json_object_put(pcrs);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int image_approve(struct store *s, int argc, char **argv)
 {
-        static const struct option opts[] = { { "name", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 } };
-        const char *name = NULL;
+        static const struct option opts[] = { { "name", required_argument, NULL, 'n' },
+                                               { "from-evidence", required_argument, NULL, 'e' },
+                                               { "days", required_argument, NULL, 'd' },
+                                               { NULL, 0, NULL, 0 } };
+        const char *name = NULL, *session = NULL;
+        unsigned long days = 365;
+        char *end;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-                if (c != 'n')
+                if (c == 'n')
+                        name = optarg;
+                else if (c == 'e')
+                        session = optarg;
+                else if (c == 'd' && ((days = strtoul(optarg, &end, 10)) == 0 || *end || days > 3650))
+                        return usage_error("--days %s: expected 1 to 3650", optarg);
+                else if (c != 'd')
                         return 2;
-                name = optarg;
         }
-        if (optind != argc - 1 || !name)
-                return usage_error("image approve needs FILE and --name NAME");
-        const char *file = argv[optind];
+        if (!name || (session ? optind != argc : optind != argc - 1))
+                return usage_error("image approve needs FILE (or --from-evidence SESSION) and --name NAME");
+        const char *file = session ? session : argv[optind];
         _cleanup_free_ char *doc = NULL;
         size_t len;
         char why[256];
-        int r = read_file_all(file, REF_DOC_MAX, &doc, &len);
+        int r = session ? evidence_document(s, session, (unsigned)days, &doc) : read_file_all(file, REF_DOC_MAX, &doc, &len);
+        if (r < 0 && session)
+                return 1;
+        if (session)
+                len = strlen(doc);
         if (r < 0)
                 return fprintf(stderr, "emberctl: reading %s failed: %s\n", file,
                                r == -EFBIG || r == -E2BIG ? "larger than 1 MiB" : strerror(-r)), 1;
@@ -289,7 +346,7 @@ static int image_approve(struct store *s, int argc, char **argv)
                 return 1;
         mbedtls_sha256_ret((const unsigned char *)canon, strlen(canon), digest, 0);
         char source[128];
-        snprintf(source, sizeof(source), "file %s", file);
+        snprintf(source, sizeof(source), "%s %s", session ? "evidence" : "file", file);
         struct approval a;
         if ((r = s->ops->approve(s, name, digest, canon, source, now_s(), &a)) < 0)
                 return fprintf(stderr, "emberctl: storing the approval failed: %s\n", strerror(-r)), 1;
