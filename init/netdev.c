@@ -416,9 +416,14 @@ int nl_link_parse(const void *payload, size_t len, struct nl_link *ret)
         l.info.mtu = mtu;
         l.info.loopback = ifi.ifi_flags & IFF_LOOPBACK;
         l.info.up = ifi.ifi_flags & IFF_UP;
-        /* IFF_LOWER_UP only shows on a link that is up; IFLA_CARRIER also
-         * before, for drivers that sense the cable while down. */
-        l.info.carrier = (ifi.ifi_flags & IFF_LOWER_UP) || carrier;
+        /* On a link that is up, carrier means IFF_RUNNING: the kernel sets
+         * it once its link watch has activated the queueing discipline;
+         * IFF_LOWER_UP comes earlier, and a packet sent in between goes to
+         * the noop qdisc and is lost (a DHCP client then waits 4 s). On a
+         * link that is down, IFLA_CARRIER tells drivers that sense the
+         * cable anyway. */
+        l.info.carrier = (ifi.ifi_flags & IFF_UP) ? !!(ifi.ifi_flags & IFF_RUNNING)
+                                                  : (ifi.ifi_flags & IFF_LOWER_UP) || carrier;
         *ret = l;
         return 0;
 }

@@ -477,7 +477,7 @@ static void log_choice(const struct link_info *l, enum if_reason why)
 static int choose_link(struct net *n, const char *want, struct link_info *ret)
 {
         const struct network_opts *o = n->o;
-        unsigned long long end = now_ms() + o->link_timeout_ms, warned = 0;
+        unsigned long long end = now_ms() + o->link_timeout_ms, warned = 0, raised_at = 0;
         static struct link_info links[MAX_LINKS];
         for (;;) {
                 size_t cnt = 0;
@@ -486,8 +486,10 @@ static int choose_link(struct net *n, const char *want, struct link_info *ret)
                         return log_err("network", "listing links failed: %s", strerror(-r)), r;
                 for (size_t i = 0; i < cnt; i++)
                         if (!links[i].loopback && !links[i].up &&
-                            (!want || streq(links[i].name, want)) && (!o->have_bootif || memcmp(links[i].mac, o->bootif, 6) == 0))
-                                (void)nl_link_set_up(&n->nl, links[i].ifindex);
+                            (!want || streq(links[i].name, want)) &&
+                            (!o->have_bootif || memcmp(links[i].mac, o->bootif, 6) == 0) &&
+                            nl_link_set_up(&n->nl, links[i].ifindex) >= 0)
+                                raised_at = now_ms();
                 enum if_reason why;
                 int idx = if_choose(links, cnt, o->have_bootif ? o->bootif : NULL, want, &why);
                 unsigned long long now = now_ms();
@@ -509,7 +511,9 @@ static int choose_link(struct net *n, const char *want, struct link_info *ret)
                                  o->link_timeout_ms / 1000);
                         warned = now;
                 }
-                usleep(LINK_POLL_MS * 1000);
+                /* a virtual or already-cabled link runs within milliseconds of
+                 * being raised: look closely then, and at ease afterwards */
+                usleep(raised_at && now_ms() - raised_at < 100 ? 1000 : LINK_POLL_MS * 1000);
         }
 }
 

@@ -382,7 +382,7 @@ struct vlan_fixture {
 static void build_vlan(struct msg *m, const struct vlan_fixture *f)
 {
         const struct ifinfomsg ifi = { .ifi_type = 1, .ifi_index = 5,
-                                       .ifi_flags = IFF_UP | IFF_BROADCAST | IFF_LOWER_UP };
+                                       .ifi_flags = IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_LOWER_UP };
         const uint8_t mac[20] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
         const uint32_t mtu = 1496, parent = 2;
         const uint16_t id = 42, proto = htons(ETH_P_8021Q);
@@ -435,6 +435,14 @@ static void test_link_parse(void **state)
         assert_string_equal(l.kind, "vlan");
         assert_int_equal(l.vlan_id, 42);
         assert_int_equal(l.vlan_proto, ETH_P_8021Q);
+
+        /* up with lower-layer carrier but not yet running (the qdisc is not
+         * active): not carrier yet, a packet sent now would be lost */
+        struct ifinfomsg *ifi = (struct ifinfomsg *)m.b;
+        ifi->ifi_flags &= ~(unsigned)IFF_RUNNING;
+        assert_int_equal(nl_link_parse(m.b, m.len, &l), 0);
+        assert_false(l.info.carrier);
+        ifi->ifi_flags |= IFF_RUNNING;
 
         /* an InfiniBand-sized address is no MAC, and no error */
         struct vlan_fixture f = good;
