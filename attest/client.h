@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The node's side of the attestation protocol (DESIGN.md "Attestation";
+ * the server's side is protocol.c):
+ *
+ *   EK  = CreatePrimary(endorsement, TCG EK profile RSA-2048 template L-1)
+ *   AK  = Create + Load under the EK (restricted RSASSA-SHA256 signing key)
+ *   E   = an ephemeral ECDSA P-256 key (mbedtls), kept for the caller
+ *   POST /v1/attest/challenge {ek_pub, ek_cert?, ak_pub}
+ *   S   = ActivateCredential(AK, EK; credential_blob, encrypted_secret)
+ *   Quote(AK, pcr_selection, H("ember-v1" ‖ nonce ‖ S ‖ H(E_pub))), PCR_Read
+ *   POST /v1/attest/evidence {session, quote, signature, pcrs, event_log, e_pub}
+ *     → {credential, machine, image, expires}
+ *
+ * The TPM is the caller's ESYS_CONTEXT (PID 1 opens /dev/tpmrm0 with the
+ * device TCTI, the host tool a TCTI loader spec such as swtpm's), so
+ * nothing here knows which TPM it talks to. Every transient object and
+ * session this creates is flushed before attest_run() returns, on every
+ * path.
+ *
+ * The server is authenticated by TLS: a pinned public key, a CA, or both
+ * (http_open() in client.c says why a pin alone is enough). There is no
+ * configuration that talks to an unauthenticated server. With the static
+ * image's curl (mbedtls 2.28), a CA-verified certificate must name the
+ * URL's host as a DNS name: mbedtls 2.28 does not match iPAddress
+ * subjectAltNames, so "https://192.0.2.1" with only a CA fails
+ * (BADCERT_CN_MISMATCH). A pin works with either. */
+#pragma once
+
+#include <mbedtls/pk.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <tss2/tss2_esys.h>
+
+#define ATTEST_EVENT_LOG_DEFAULT "/sys/kernel/security/tpm0/binary_bios_measurements"
+#define ATTEST_EK_CERT_NV_INDEX 0x01c00002u /* TCG EK profile: RSA-2048 EK certificate */
+#define ATTEST_ID_LEN 37                    /* a UUID and its NUL */
+
+struct attest_client_config {
+        /* "https://HOST[:PORT]" (no path; a trailing '/' is ignored). Only
+         * https is taken. */
+        const char *url;
+        /* curl public key pins of the server's key, "sha256//BASE64", several
+         * separated by ';' (any of them may match). NULL or "" for none. */
+        const char *pins;
+        /* A PEM file of the CAs the server's certificate must chain to. NULL
+         * for none. At least one of pins and ca_file must be given. */
+        const char *ca_file;
+        /* NULL: ATTEST_EVENT_LOG_DEFAULT. */
+        const char *event_log_path;
+        /* 0: 5000 ms to connect, 20000 ms per request. */
+        unsigned connect_timeout_ms, request_timeout_ms;
+        /* Lines that do not stop the attestation ("…, ignoring"); NULL: stderr. */
+        void (*warn)(void *userdata, const char *line);
+        void *userdata;
+};
+
+/* The steps of attest_run(), in order, for the boot timeline. */
+enum attest_step {
+        ATTEST_STEP_EK,        /* CreatePrimary of the EK */
+        ATTEST_STEP_EK_CERT,   /* reading the EK certificate from NV (when present) */
+        ATTEST_STEP_AK,        /* Create + Load of the AK */
+        ATTEST_STEP_E,         /* the ephemeral P-256 key E */
+        ATTEST_STEP_CHALLENGE, /* POST /v1/attest/challenge (TLS handshake included) */
+        ATTEST_STEP_ACTIVATE,  /* ActivateCredential */
+        ATTEST_STEP_QUOTE,     /* Quote */
+        ATTEST_STEP_PCR_READ,  /* PCR_Read of the quoted PCRs */
+        ATTEST_STEP_EVENT_LOG, /* reading the event log */
+        ATTEST_STEP_EVIDENCE,  /* POST /v1/attest/evidence */
+        _ATTEST_STEP_MAX,
+};
+
+/* "ek", "ek-cert", "ak", … ; NULL for a value out of range. */
+const char *attest_step_name(enum attest_step s);
+
+struct attest_result {
+        char machine[ATTEST_ID_LEN]; /* the server's machine id */
+        char image[ATTEST_ID_LEN];   /* the approved image the node booted */
+        char *credential;            /* the server's credential string (malloc) */
+        int64_t expires;             /* the credential's expiry, Unix seconds */
+        /* E, whose public key the credential is bound to: only with it is
+         * the credential worth anything. attest_result_free() frees it. */
+        mbedtls_pk_context e;
+        TPM2B_NAME ek_name;          /* the EK's Name (nameAlg ‖ digest) */
+        size_t ek_cert_len;          /* bytes of EK certificate sent; 0: none */
+        uint32_t step_ms[_ATTEST_STEP_MAX];
+        uint32_t total_ms;
+};
+
+/* Runs the whole protocol once. 0 and *ret filled on success. Otherwise
+ * -errno with one line in why saying which step failed and why (a TSS2
+ * error decoded and the ESAPI call named; curl's error; the server's
+ * refusal as it sent it, escaped); *ret is untouched. The errors:
+ *   -EINVAL        a bad configuration (no URL, not https, neither pin nor
+ *                  CA, a pin not "sha256//…")
+ *   -EIO           the TPM refused or failed a command
+ *   -EHOSTUNREACH, -ECONNREFUSED, -ETIMEDOUT  the server was not reached
+ *   -EKEYREJECTED  the server's key is not pinned or its certificate does
+ *                  not verify: nothing was sent
+ *   -ECONNABORTED  another transfer failure (TLS handshake, connection lost)
+ *   -EPERM         the server refused (its "error" text is in why)
+ *   -EBADMSG       the server's reply was malformed or too large
+ *   -EOPNOTSUPP    the server asked for a PCR bank other than sha256, or
+ *                  this libcurl lacks an option used (public key pinning)
+ *   -ENOENT, -EFBIG  the event log could not be read, is empty, or is too big
+ *   -ENOMEM        out of memory
+ * Nothing in why is secret. */
+int attest_run(ESYS_CONTEXT *esys, const struct attest_client_config *cfg, struct attest_result *ret, char *why,
+               size_t whylen);
+
+/* Frees what a successful attest_run() put in r (credential, E) and
+ * clears it. Accepts NULL and an all-zero result. */
+void attest_result_free(struct attest_result *r);
