@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 #include <mbedtls/base64.h>
 #include <mbedtls/md.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "eventlog.h"
 #include "makecred.h"
 #include "quote.h"
+#include "reason.h"
 #include "refvalues.h"
 #include "util.h"
 
@@ -515,9 +517,128 @@ out:
         json_object_put(body);
 }
 
+/* Proof of possession: the credential is good only with a signature by E
+ * over "ember-v1-pop" NUL credential NUL time, made within POP_SKEW_S of
+ * now. Returns the machine on success; refusals name the check. */
+#define POP_LABEL "ember-v1-pop"
+#define POP_SKEW_S 120
+
+static int check_credential(struct protocol *p, const char *cred, const uint8_t *e_pub, size_t e_len, int64_t t,
+                            const uint8_t *sig, size_t sig_len, struct machine *m, char *image, size_t imagelen,
+                            char *why, size_t whylen)
+{
+        const struct reason w = { why, whylen };
+        int64_t now = (int64_t)time(NULL);
+        const char *dot = strchr(cred, '.');
+        uint8_t payload[512], mac[64], want[32], eh[32];
+        size_t plen = 0, mlen = 0;
+        if (!dot || mbedtls_base64_decode(payload, sizeof(payload) - 1, &plen, (const unsigned char *)cred, (size_t)(dot - cred)) ||
+            mbedtls_base64_decode(mac, sizeof(mac), &mlen, (const unsigned char *)dot + 1, strlen(dot + 1)) || mlen != 32)
+                return reason_fail(&w, -EBADMSG, "credential is malformed");
+        payload[plen] = '\0';
+        json_object *o = json_tokener_parse((const char *)payload), *v;
+        const char *mid = NULL, *img = NULL, *esha = NULL;
+        int64_t expires = 0;
+        if (o && json_object_object_get_ex(o, "machine", &v))
+                mid = json_object_get_string(v);
+        if (o && json_object_object_get_ex(o, "image", &v))
+                img = json_object_get_string(v);
+        if (o && json_object_object_get_ex(o, "e_sha256", &v))
+                esha = json_object_get_string(v);
+        if (o && json_object_object_get_ex(o, "expires", &v))
+                expires = json_object_get_int64(v);
+        int r = 0;
+        if (!mid || !img || !esha || !expires)
+                r = reason_fail(&w, -EBADMSG, "credential is malformed");
+        else if (p->store->ops->machine_get(p->store, mid, m) < 0)
+                r = reason_fail(&w, -EPERM, "credential names an unknown machine");
+        if (r == 0) {
+                mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), m->secret, sizeof(m->secret), payload, plen, want);
+                unsigned diff = 0;
+                for (size_t i = 0; i < 32; i++)
+                        diff |= want[i] ^ mac[i];
+                char eh_hex[65];
+                mbedtls_sha256_ret(e_pub, e_len, eh, 0);
+                for (int i = 0; i < 32; i++)
+                        snprintf(eh_hex + 2 * i, 3, "%02x", eh[i]);
+                if (diff)
+                        r = reason_fail(&w, -EPERM, "credential MAC does not verify (forged or altered)");
+                else if (m->state != MACHINE_ENROLLED)
+                        r = reason_fail(&w, -EPERM, "machine %s is %s", m->id, machine_state_name(m->state));
+                else if (expires <= now)
+                        r = reason_fail(&w, -EPERM, "credential expired");
+                else if (!streq(esha, eh_hex))
+                        r = reason_fail(&w, -EPERM, "credential is bound to another key than the one presented");
+                else if (t < now - POP_SKEW_S || t > now + POP_SKEW_S)
+                        r = reason_fail(&w, -EPERM, "proof of possession is not fresh (time %lld, server %lld)",
+                                        (long long)t, (long long)now);
+                else
+                        snprintf(image, imagelen, "%s", img);
+        }
+        json_object_put(o);
+        if (r < 0)
+                return r;
+        /* the signature by E */
+        mbedtls_pk_context pk;
+        uint8_t h[32];
+        char tbuf[24];
+        mbedtls_sha256_context c;
+        snprintf(tbuf, sizeof(tbuf), "%lld", (long long)t);
+        mbedtls_sha256_init(&c);
+        mbedtls_sha256_starts_ret(&c, 0);
+        mbedtls_sha256_update_ret(&c, (const unsigned char *)POP_LABEL, sizeof(POP_LABEL)); /* with its NUL */
+        mbedtls_sha256_update_ret(&c, (const unsigned char *)cred, strlen(cred) + 1);
+        mbedtls_sha256_update_ret(&c, (const unsigned char *)tbuf, strlen(tbuf));
+        mbedtls_sha256_finish_ret(&c, h);
+        mbedtls_sha256_free(&c);
+        mbedtls_pk_init(&pk);
+        if (mbedtls_pk_parse_public_key(&pk, e_pub, e_len) != 0)
+                r = reason_fail(&w, -EBADMSG, "e_pub is not a public key (DER SubjectPublicKeyInfo)");
+        else if (!sig_len || mbedtls_pk_verify(&pk, MBEDTLS_MD_SHA256, h, sizeof(h), sig, sig_len) != 0)
+                r = reason_fail(&w, -EPERM, "proof of possession: the signature by E does not verify");
+        mbedtls_pk_free(&pk);
+        return r;
+}
+
+static void handle_whoami(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
+{
+        json_object *body = parse_body(rq, rp), *tv;
+        _cleanup_free_ uint8_t *e_pub = NULL, *sig = NULL;
+        size_t e_len, sig_len = 0;
+        char why[300], image[STORE_ID_LEN] = "";
+        struct machine m;
+        if (!body)
+                return;
+        const char *cred = str_field(body, "credential");
+        int64_t t = json_object_object_get_ex(body, "time", &tv) && json_object_is_type(tv, json_type_int)
+                            ? json_object_get_int64(tv)
+                            : 0;
+        if (!cred || strlen(cred) > 2048) {
+                http_error(rp, 400, "missing string field \"credential\"");
+        } else if (b64_field(body, "e_pub", 1024, &e_pub, &e_len, rp) < 0) {
+        } else if (!str_field(body, "signature")) {
+                refuse(p, rp, 401, NULL, "proof of possession missing: sign with E");
+        } else if (b64_field(body, "signature", 512, &sig, &sig_len, rp) < 0) {
+        } else if (check_credential(p, cred, e_pub, e_len, t, sig, sig_len, &m, image, sizeof(image), why, sizeof(why)) < 0) {
+                refuse(p, rp, 401, NULL, "%s", why);
+        } else {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "machine", json_object_new_string(m.id));
+                json_object_object_add(o, "image", json_object_new_string(image));
+                reply_json(rp, 200, o);
+        }
+        json_object_put(body);
+}
+
 bool protocol_handle(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
 {
         bool challenge = streq(rq->path, "/v1/attest/challenge"), evidence = streq(rq->path, "/v1/attest/evidence");
+        if (streq(rq->path, "/v1/whoami")) {
+                if (!streq(rq->method, "POST"))
+                        return http_error(rp, 405, "%s takes POST", rq->path), true;
+                handle_whoami(p, rq, rp);
+                return true;
+        }
         if (!challenge && !evidence)
                 return false;
         if (!streq(rq->method, "POST"))

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Whatever a node (or anyone) POSTs to the verifier: the first byte picks
- * the endpoint, the rest is the body. The server must answer every input
+ * the endpoint (challenge, evidence, whoami), the rest is the body. The server must answer every input
  * with a status and a JSON body, and never crash. The store is a real
  * SQLite database in a temporary directory. */
 #include <stdint.h>
@@ -57,8 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 setup();
         if (size < 1)
                 return 0;
+        static const char *const paths[] = { "/v1/attest/challenge", "/v1/attest/evidence", "/v1/whoami" };
         struct http_request rq = { .method = "POST",
-                                   .path = data[0] & 1 ? "/v1/attest/evidence" : "/v1/attest/challenge",
+                                   .path = paths[data[0] % 3],
                                    .client = "fuzz", .body = data + 1, .body_len = size - 1 };
         struct http_reply rp = { 0 };
         if (!protocol_handle(&proto, &rq, &rp) || rp.status < 200 || rp.status > 599 || !rp.body || rp.body[0] != '{')
