@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "makecred.h"
+#include "mbed.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -67,29 +68,6 @@ static const struct curve_info *curve_find(TPM2_ECC_CURVE id)
                 if (curves[i].id == id)
                         return &curves[i];
         return NULL;
-}
-
-/* The one place mbedtls codes become -errno. A code may be a high-level
- * error plus a low-level one (RSA "public failed" + MPI "alloc failed"). */
-static int mbed_errno(int code)
-{
-        int low = -(-code & 0x007F), high = -(-code & 0xFF80);
-        if (low == MBEDTLS_ERR_MPI_ALLOC_FAILED || high == MBEDTLS_ERR_ECP_ALLOC_FAILED ||
-            high == MBEDTLS_ERR_MD_ALLOC_FAILED)
-                return -ENOMEM;
-        /* key material from the node that mbedtls refuses */
-        if (high == MBEDTLS_ERR_RSA_KEY_CHECK_FAILED || high == MBEDTLS_ERR_RSA_BAD_INPUT_DATA ||
-            high == MBEDTLS_ERR_ECP_INVALID_KEY || high == MBEDTLS_ERR_ECP_BAD_INPUT_DATA)
-                return -EBADMSG;
-        return -EIO;
-}
-
-/* …and their text, for the reason: "RSA-OAEP failed: <text> (mbedtls -0x…)". */
-static int mbed_fail(const struct reason *w, int code, const char *action)
-{
-        char text[160];
-        mbedtls_strerror(code, text, sizeof(text));
-        return reason_fail(w, mbed_errno(code), "%s failed: %s (mbedtls -0x%04x)", action, text, (unsigned)-code);
 }
 
 static void put_be16(uint8_t *p, uint16_t v)
@@ -269,7 +247,7 @@ static int rsa_load(const TPMT_PUBLIC *p, mbedtls_rsa_context *rsa, const struct
         if (r == 0)
                 r = mbedtls_rsa_check_pubkey(rsa);
         if (r != 0)
-                return mbed_fail(w, r, "EK RSA public key check");
+                return mbed_reason(w, r, 0, "EK RSA public key check failed");
         return 0;
 }
 
@@ -285,14 +263,14 @@ static int ecc_load(const TPMT_PUBLIC *p, const struct curve_info *c, mbedtls_ec
                                    pt->y.size, c->name);
         r = mbedtls_ecp_group_load(grp, c->group);
         if (r != 0)
-                return mbed_fail(w, r, "loading curve");
+                return mbed_reason(w, r, 0, "loading curve failed");
         r = mbedtls_mpi_read_binary(&q->X, pt->x.buffer, pt->x.size);
         if (r == 0)
                 r = mbedtls_mpi_read_binary(&q->Y, pt->y.buffer, pt->y.size);
         if (r == 0)
                 r = mbedtls_mpi_lset(&q->Z, 1);
         if (r != 0)
-                return mbed_fail(w, r, "reading the EK point");
+                return mbed_reason(w, r, 0, "reading the EK point failed");
         if (mbedtls_ecp_check_pubkey(grp, q) != 0)
                 return reason_fail(w, -EBADMSG, "EK public point is not on %s", c->name);
         return 0;
@@ -434,7 +412,7 @@ static int seed_rsa(const TPMT_PUBLIC *p, const struct hash_info *h, struct rng 
 {
         int r = rng_fill(rng, seed, h->size);
         if (r != 0)
-                return mbed_fail(w, r, "drawing the seed");
+                return mbed_reason(w, r, 0, "drawing the seed failed");
 
         _cleanup_(mbedtls_rsa_free) mbedtls_rsa_context rsa;
         mbedtls_rsa_init(&rsa, MBEDTLS_RSA_PKCS_V21, h->md);
@@ -446,7 +424,7 @@ static int seed_rsa(const TPMT_PUBLIC *p, const struct hash_info *h, struct rng 
         r = mbedtls_rsa_rsaes_oaep_encrypt(&rsa, rng_fill, rng, MBEDTLS_RSA_PUBLIC, (const unsigned char *)LABEL_IDENTITY,
                                            sizeof(LABEL_IDENTITY), h->size, seed, ret->secret);
         if (r != 0)
-                return mbed_fail(w, r, "RSA-OAEP");
+                return mbed_reason(w, r, 0, "RSA-OAEP failed");
         ret->size = (UINT16)mbedtls_rsa_get_len(&rsa);
         return 0;
 }
@@ -483,7 +461,7 @@ static int seed_ecc(const TPMT_PUBLIC *p, const struct hash_info *h, struct rng 
                 return r;
         r = mbedtls_ecp_gen_keypair(&grp, &d_e, &q_e, rng_fill, rng);
         if (r != 0)
-                return mbed_fail(w, r, "generating the ephemeral ECC key");
+                return mbed_reason(w, r, 0, "generating the ephemeral ECC key failed");
         r = mbedtls_ecdh_compute_shared(&grp, &shared, &q_ek, &d_e, rng_fill, rng);
         if (r == 0)
                 r = mbedtls_mpi_write_binary(&shared, z, c->bytes);
@@ -493,7 +471,7 @@ static int seed_ecc(const TPMT_PUBLIC *p, const struct hash_info *h, struct rng 
                 r = mbedtls_mpi_write_binary(&q_e.Y, eph.y.buffer, c->bytes);
         if (r != 0) {
                 mbedtls_platform_zeroize(z, sizeof(z));
-                return mbed_fail(w, r, "ECDH");
+                return mbed_reason(w, r, 0, "ECDH failed");
         }
         eph.x.size = eph.y.size = (UINT16)c->bytes;
 
@@ -546,7 +524,7 @@ static int protect(const struct hash_info *h, unsigned aes_bits, struct keys *k,
         if (r == 0)
                 r = mbedtls_aes_crypt_cfb128(&aes, MBEDTLS_AES_ENCRYPT, plain_len, &iv_off, iv, k->plain, enc);
         if (r != 0)
-                return mbed_fail(w, r, "AES-CFB");
+                return mbed_reason(w, r, 0, "AES-CFB failed");
 
         _cleanup_(mbedtls_md_free) mbedtls_md_context_t md;
         mbedtls_md_init(&md);
@@ -560,7 +538,7 @@ static int protect(const struct hash_info *h, unsigned aes_bits, struct keys *k,
         if (r == 0)
                 r = mbedtls_md_hmac_finish(&md, out + 2);
         if (r != 0)
-                return mbed_fail(w, r, "HMAC");
+                return mbed_reason(w, r, 0, "HMAC failed");
         put_be16(out, (uint16_t)h->size);
         ret->size = (UINT16)(2 + h->size + plain_len);
         return 0;
@@ -616,7 +594,7 @@ int makecred(const TPM2B_PUBLIC *ek, const TPM2B_NAME *ak_name, const uint8_t *s
         _cleanup_(rng_done) struct rng rng;
         r = rng_start(&rng, rng_inject);
         if (r != 0)
-                return mbed_fail(&w, r, "seeding the random generator");
+                return mbed_reason(&w, r, 0, "seeding the random generator failed");
 
         if (ek->publicArea.type == TPM2_ALG_RSA)
                 r = seed_rsa(&ek->publicArea, h, &rng, k.seed, &enc, &w);

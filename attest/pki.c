@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "pki.h"
+#include "mbed.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,14 +30,6 @@ struct rng {
         mbedtls_ctr_drbg_context drbg;
 };
 
-/* mbedtls's codes become one line of text, in one place. */
-static int mbed_fail(const struct reason *w, int code, const char *what)
-{
-        char text[128];
-        mbedtls_strerror(code, text, sizeof(text));
-        return reason_fail(w, -EIO, "%s: %s (mbedtls -0x%04x)", what, text, (unsigned)-code);
-}
-
 static int write_file_new(const char *dir, const char *name, const unsigned char *data, size_t len, mode_t mode)
 {
         char path[4096], tmp[4200];
@@ -65,7 +58,7 @@ static int make_key(struct rng *g, mbedtls_pk_context *pk, const struct reason *
         int rc = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
         if (rc == 0)
                 rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk), mbedtls_ctr_drbg_random, &g->drbg);
-        return rc ? mbed_fail(w, rc, "generating a P-256 key") : 0;
+        return rc ? mbed_reason(w, rc, -EIO, "generating a P-256 key") : 0;
 }
 
 /* subjectAltName: dNSName or iPAddress per name, DER built with mbedtls's
@@ -169,7 +162,7 @@ static int make_cert(struct rng *g, const struct cert_spec *c, unsigned char *pe
                 rc = mbedtls_x509write_crt_pem(&crt, pem, size, mbedtls_ctr_drbg_random, &g->drbg);
         mbedtls_x509write_crt_free(&crt);
         mbedtls_mpi_free(&serial);
-        return rc ? mbed_fail(w, rc, "writing a certificate") : 0;
+        return rc ? mbed_reason(w, rc, -EIO, "writing a certificate") : 0;
 }
 
 int pki_init(const char *dir, const char *const *names, size_t n, unsigned days, char *why, size_t whylen)
@@ -205,7 +198,7 @@ int pki_init(const char *dir, const char *const *names, size_t n, unsigned days,
         mbedtls_pk_init(&srv);
         rc = mbedtls_ctr_drbg_seed(&g.drbg, mbedtls_entropy_func, &g.entropy, (const unsigned char *)"ember-pki", 9);
         if (rc) {
-                r = mbed_fail(&w, rc, "seeding the random generator");
+                r = mbed_reason(&w, rc, -EIO, "seeding the random generator");
                 goto out;
         }
         if ((r = make_key(&g, &ca, &w)) < 0 || (r = make_key(&g, &srv, &w)) < 0)
@@ -216,7 +209,7 @@ int pki_init(const char *dir, const char *const *names, size_t n, unsigned days,
         if ((r = make_cert(&g, &cs, ca_crt, sizeof(ca_crt), &w)) < 0 || (r = make_cert(&g, &ss, srv_crt, sizeof(srv_crt), &w)) < 0)
                 goto out;
         if ((rc = mbedtls_pk_write_key_pem(&ca, ca_key, sizeof(ca_key))) || (rc = mbedtls_pk_write_key_pem(&srv, srv_key, sizeof(srv_key)))) {
-                r = mbed_fail(&w, rc, "writing a key");
+                r = mbed_reason(&w, rc, -EIO, "writing a key");
                 goto out;
         }
         const unsigned char *data[] = { ca_key, ca_crt, srv_key, srv_crt };
@@ -246,15 +239,15 @@ int pki_pin_of_cert(const char *path, char out[PKI_PIN_LEN], char *why, size_t w
         int rc = mbedtls_x509_crt_parse_file(&crt, path);
         if (rc) {
                 mbedtls_x509_crt_free(&crt);
-                return mbed_fail(&w, rc, "reading the certificate");
+                return mbed_reason(&w, rc, -EIO, "reading the certificate");
         }
         /* the key writer fills from the end of der */
         int len = mbedtls_pk_write_pubkey_der(&crt.pk, der, sizeof(der));
         mbedtls_x509_crt_free(&crt);
         if (len < 0)
-                return mbed_fail(&w, len, "encoding the public key");
+                return mbed_reason(&w, len, -EIO, "encoding the public key");
         mbedtls_sha256_ret(der + sizeof(der) - (size_t)len, (size_t)len, hash, 0);
         memcpy(out, "sha256//", 8);
         rc = mbedtls_base64_encode((unsigned char *)out + 8, PKI_PIN_LEN - 8, &olen, hash, sizeof(hash));
-        return rc ? mbed_fail(&w, rc, "encoding the pin") : 0;
+        return rc ? mbed_reason(&w, rc, -EIO, "encoding the pin") : 0;
 }

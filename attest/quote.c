@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "quote.h"
+#include "mbed.h"
 
 #include <errno.h>
 #include <mbedtls/bignum.h>
@@ -97,20 +98,6 @@ static struct pcr_str pcr_str(uint32_t mask)
         return r;
 }
 
-/* mbedtls's codes become -errno here and nowhere else; the native code and
- * its text go into the reason once. Allocation failures are -ENOMEM
- * whatever the operation; anything else is the caller's verdict. */
-static int mbed_fail(const struct reason *w, int err, int verdict, const char *what)
-{
-        char text[128];
-        int low = -(-err & 0x7f); /* mbedtls adds a low-level (bignum) code to a high-level one */
-        mbedtls_strerror(err, text, sizeof(text));
-        if (err == MBEDTLS_ERR_ECP_ALLOC_FAILED || err == MBEDTLS_ERR_MD_ALLOC_FAILED ||
-            low == MBEDTLS_ERR_MPI_ALLOC_FAILED)
-                verdict = -ENOMEM;
-        return reason_fail(w, verdict, "%s (mbedtls -0x%04x: %s)", what, (unsigned)-err, text);
-}
-
 /* tss2-mu's codes, likewise: every unmarshalling failure is a malformed
  * structure. */
 static int mu_fail(const struct reason *w, TSS2_RC rc, const char *what)
@@ -121,7 +108,7 @@ static int mu_fail(const struct reason *w, TSS2_RC rc, const char *what)
 static int digest(const struct hash *h, const uint8_t *buf, size_t len, uint8_t *out, const struct reason *w)
 {
         int r = mbedtls_md(mbedtls_md_info_from_type(h->md), buf, len, out);
-        return r ? mbed_fail(w, r, -EIO, "hashing failed") : 0;
+        return r ? mbed_reason(w, r, -EIO, "hashing failed") : 0;
 }
 
 /* ---- parsing: bytes to structures, no meaning ---- */
@@ -258,7 +245,7 @@ static int qualify(uint16_t name_alg, const uint8_t *prefix, size_t prefix_len, 
         if (!r)
                 r = mbedtls_md_finish(&md, ret->name + 2);
         if (r)
-                return mbed_fail(NULL, r, -EIO, "hashing a qualified name failed");
+                return mbed_reason(NULL, r, -EIO, "hashing a qualified name failed");
         ret->name[0] = (uint8_t)(name_alg >> 8);
         ret->name[1] = (uint8_t)name_alg;
         ret->size = (UINT16)(2 + h->size);
@@ -369,7 +356,7 @@ static int verify_rsa(const TPMT_PUBLIC *ak, const TPMT_SIGNATURE *s, const stru
         if (!r)
                 r = mbedtls_rsa_check_pubkey(&rsa);
         if (r)
-                return mbed_fail(w, r, -EKEYREJECTED, "AK's RSA public key is not usable");
+                return mbed_reason(w, r, -EKEYREJECTED, "AK's RSA public key is not usable");
         /* mbedtls reads a modulus' length of signature */
         if (sig->size != mbedtls_rsa_get_len(&rsa))
                 return reason_fail(w, -EBADE, "signature is %u bytes, the AK's modulus %zu", sig->size,
@@ -380,7 +367,7 @@ static int verify_rsa(const TPMT_PUBLIC *ak, const TPMT_SIGNATURE *s, const stru
         else
                 r = mbedtls_rsa_rsassa_pss_verify_ext(&rsa, NULL, NULL, MBEDTLS_RSA_PUBLIC, h->md, (unsigned)h->size, dig,
                                                       h->md, MBEDTLS_RSA_SALT_LEN_ANY, sig->buffer);
-        return r ? mbed_fail(w, r, -EBADE, "signature does not verify with the AK") : 0;
+        return r ? mbed_reason(w, r, -EBADE, "signature does not verify with the AK") : 0;
 }
 
 static int verify_ecdsa(const TPMT_PUBLIC *ak, const TPMT_SIGNATURE *s, const struct hash *h, const uint8_t *dig,
@@ -400,7 +387,7 @@ static int verify_ecdsa(const TPMT_PUBLIC *ak, const TPMT_SIGNATURE *s, const st
         int r = mbedtls_ecp_group_load(&grp, ak->parameters.eccDetail.curveID == TPM2_ECC_NIST_P256 ?
                                                      MBEDTLS_ECP_DP_SECP256R1 : MBEDTLS_ECP_DP_SECP384R1);
         if (r)
-                return mbed_fail(w, r, -EIO, "loading the AK's curve failed");
+                return mbed_reason(w, r, -EIO, "loading the AK's curve failed");
         size_t flen = (grp.pbits + 7) / 8;
         if (pt->x.size > flen || pt->y.size > flen)
                 return reason_fail(w, -EKEYREJECTED, "AK point coordinates (%u, %u bytes) are longer than its curve's %zu",
@@ -413,7 +400,7 @@ static int verify_ecdsa(const TPMT_PUBLIC *ak, const TPMT_SIGNATURE *s, const st
         if (!r)
                 r = mbedtls_ecp_check_pubkey(&grp, &q);
         if (r)
-                return mbed_fail(w, r, -EKEYREJECTED, "AK's ECC public key is not a point on its curve");
+                return mbed_reason(w, r, -EKEYREJECTED, "AK's ECC public key is not a point on its curve");
         if (sig->signatureR.size > flen || sig->signatureS.size > flen)
                 return reason_fail(w, -EBADE, "ECDSA signature values are longer than the curve's %zu bytes", flen);
         r = mbedtls_mpi_read_binary(&sr, sig->signatureR.buffer, sig->signatureR.size);
@@ -421,7 +408,7 @@ static int verify_ecdsa(const TPMT_PUBLIC *ak, const TPMT_SIGNATURE *s, const st
                 r = mbedtls_mpi_read_binary(&ss, sig->signatureS.buffer, sig->signatureS.size);
         if (!r)
                 r = mbedtls_ecdsa_verify(&grp, dig, h->size, &q, &sr, &ss);
-        return r ? mbed_fail(w, r, -EBADE, "signature does not verify with the AK") : 0;
+        return r ? mbed_reason(w, r, -EBADE, "signature does not verify with the AK") : 0;
 }
 
 static int check_signature(const TPMT_PUBLIC *ak, const TPMT_SIGNATURE *s, const uint8_t *attest, size_t attest_len,
@@ -546,7 +533,7 @@ static int check_pcr_digest(const TPMS_QUOTE_INFO *qi, const struct quote_pcr *p
         if (!r)
                 r = mbedtls_md_finish(&md, d);
         if (r)
-                return mbed_fail(w, r, -EIO, "hashing the PCR values failed");
+                return mbed_reason(w, r, -EIO, "hashing the PCR values failed");
         if (qi->pcrDigest.size != h->size || memcmp(qi->pcrDigest.buffer, d, h->size) != 0)
                 return reason_fail(w, -EILSEQ, "PCR values do not match the quote's pcrDigest (%s over the selection)",
                                    alg_str(h->alg).s);
