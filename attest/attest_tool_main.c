@@ -18,7 +18,7 @@
 
 static const char usage_text[] =
         "Usage: ember-attest-client --tcti SPEC --url https://HOST:PORT (--pin PIN | --ca FILE)...\n"
-        "                           [--event-log FILE] [--timeout MS]\n"
+        "                           [--ek auto|rsa|ecc256|ecc384] [--event-log FILE] [--timeout MS]\n"
         "Attests this TPM to ember-attestd, as an Ember node does at boot: EK, AK,\n"
         "challenge, ActivateCredential, quote, evidence; prints the credential's\n"
         "machine, image and expiry and the time each step took, or why it failed.\n"
@@ -29,6 +29,9 @@ static const char usage_text[] =
         "  --pin PIN          the server key's pin, sha256//BASE64 (as `emberctl server\n"
         "                     init` prints it); repeat for several\n"
         "  --ca FILE          PEM CA(s) the server's certificate must chain to\n"
+        "  --ek TYPE          endorsement key: rsa (TCG template L-1), ecc256 (L-2),\n"
+        "                     ecc384 (H-2), or auto (default): the first of those\n"
+        "                     whose certificate the TPM holds, else rsa\n"
         "  --event-log FILE   default " ATTEST_EVENT_LOG_DEFAULT "\n"
         "  --timeout MS       per request (default 20000)\n"
         "  --help             this text\n"
@@ -66,6 +69,7 @@ static void print_result(const struct attest_result *res)
         printf("image      %s\n", res->image);
         printf("expires    %lld (%s)\n", (long long)res->expires, when);
         printf("credential %s\n", res->credential);
+        printf("ek         %s\n", attest_ek_to_string(res->ek_type));
         printf("ek_name    %s\n", hex);
         if (res->ek_cert_len)
                 printf("ek_cert    %zu bytes sent\n", res->ek_cert_len);
@@ -118,7 +122,8 @@ int main(int argc, char **argv)
                 { "tcti", required_argument, NULL, 't' },     { "url", required_argument, NULL, 'u' },
                 { "pin", required_argument, NULL, 'p' },      { "ca", required_argument, NULL, 'c' },
                 { "event-log", required_argument, NULL, 'l' }, { "timeout", required_argument, NULL, 'T' },
-                { "help", no_argument, NULL, 'h' },           {},
+                { "ek", required_argument, NULL, 'e' },       { "help", no_argument, NULL, 'h' },
+                {},
         };
         struct attest_client_config cfg = { .warn = warn_stderr };
         _cleanup_free_ char *pins = NULL;
@@ -138,6 +143,10 @@ int main(int argc, char **argv)
                         break;
                 case 'c':
                         cfg.ca_file = optarg;
+                        break;
+                case 'e':
+                        if (attest_ek_from_string(optarg, &cfg.ek) < 0)
+                                return usage_error("--ek expects auto, rsa, ecc256 or ecc384, got ", optarg);
                         break;
                 case 'l':
                         cfg.event_log_path = optarg;

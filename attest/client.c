@@ -37,6 +37,8 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define REQUEST_TIMEOUT_MS 20000
 
+struct ek_kind;
+
 /* Everything one attest_run() holds: TPM handles (ESYS_TR_NONE when not
  * held), the HTTP handle, and what one step hands to the next. Heap
  * allocated: the TPM2B buffers add up. */
@@ -45,6 +47,7 @@ struct run {
         const struct attest_client_config *cfg;
         struct reason w;
         ESYS_TR ek, ak, session;
+        const struct ek_kind *kind;
 
         CURL *curl;
         struct curl_slist *headers;
@@ -92,6 +95,28 @@ static const char *const step_names[_ATTEST_STEP_MAX] = {
 const char *attest_step_name(enum attest_step s)
 {
         return (unsigned)s < _ATTEST_STEP_MAX ? step_names[s] : NULL;
+}
+
+static const char *const ek_names[_ATTEST_EK_MAX] = {
+        [ATTEST_EK_AUTO] = "auto",
+        [ATTEST_EK_RSA2048] = "rsa",
+        [ATTEST_EK_ECC_P256] = "ecc256",
+        [ATTEST_EK_ECC_P384] = "ecc384",
+};
+
+const char *attest_ek_to_string(enum attest_ek t)
+{
+        return (unsigned)t < _ATTEST_EK_MAX ? ek_names[t] : NULL;
+}
+
+int attest_ek_from_string(const char *s, enum attest_ek *ret)
+{
+        for (unsigned i = 0; s && i < _ATTEST_EK_MAX; i++)
+                if (strcmp(s, ek_names[i]) == 0) {
+                        *ret = (enum attest_ek)i;
+                        return 0;
+                }
+        return -EINVAL;
 }
 
 void attest_result_free(struct attest_result *r)
@@ -191,11 +216,11 @@ static void tpm_release(struct run *r)
         flush(r, &r->ek, "EK");
 }
 
-/* The EK's authPolicy, TPM2_PolicySecret(TPM_RH_ENDORSEMENT) from a fresh
- * session (TPM 2.0 Part 3 §23.4): d = H(0³² ‖ TPM_CC_PolicySecret ‖
- * Name(TPM_RH_ENDORSEMENT)), then H(d ‖ policyRef) with an empty policyRef.
- * The TCG EK Credential Profile's templates carry this digest. */
-static void ek_policy_digest(uint8_t out[32])
+/* PolicyA of the TCG EK Credential Profile, the authPolicy of the low-range
+ * templates: TPM2_PolicySecret(TPM_RH_ENDORSEMENT) from a fresh session
+ * (TPM 2.0 Part 3 §23.4): d = H(0³² ‖ TPM_CC_PolicySecret ‖
+ * Name(TPM_RH_ENDORSEMENT)), then H(d ‖ policyRef) with an empty policyRef. */
+static void ek_policy_a_sha256(uint8_t out[32])
 {
         static const uint8_t cc_name[8] = { 0x00, 0x00, 0x01, 0x51, 0x40, 0x00, 0x00, 0x0b };
         uint8_t buf[32 + sizeof(cc_name)] = { 0 };
@@ -204,24 +229,85 @@ static void ek_policy_digest(uint8_t out[32])
         mbedtls_sha256_ret(out, 32, out, 0);
 }
 
-/* The TCG EK Credential Profile's default RSA-2048 EK template (L-1). */
-static void ek_template(TPM2B_PUBLIC *t)
+/* PolicyB (SHA-384) of the profile, the authPolicy of the high-range P-384
+ * template H-2: a PolicyOR of PolicyA and a PolicyNV branch. The digest is
+ * the profile's published constant; the client never satisfies it (H-2
+ * sets userWithAuth, so the empty password authorises the EK). */
+static const uint8_t ek_policy_b_sha384[48] = {
+        0xb2, 0x6e, 0x7d, 0x28, 0xd1, 0x1a, 0x50, 0xbc, 0x53, 0xd8, 0x82, 0xbc, 0xf5, 0xfd, 0x3a, 0x1a,
+        0x07, 0x41, 0x48, 0xbb, 0x35, 0xd3, 0xb4, 0xe4, 0xcb, 0x1c, 0x0a, 0xd9, 0xbd, 0xe4, 0x19, 0xca,
+        0xcb, 0x47, 0xba, 0x09, 0x69, 0x96, 0x46, 0x15, 0x0f, 0x9f, 0xc0, 0x00, 0xf3, 0xf8, 0x0e, 0x12,
+};
+
+#define EK_ATTRS_LOW                                                                                               \
+        (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |                         \
+         TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT)
+
+/* The TCG EK Credential Profile (2.3) templates Ember creates, and where the
+ * matching certificate lives in NV. */
+static const struct ek_kind {
+        enum attest_ek type;
+        const char *name;
+        TPM2_HANDLE cert_index;
+        bool user_with_auth; /* authorised by the empty password, not PolicyA */
+} ek_kinds[] = {
+        { ATTEST_EK_RSA2048, "RSA-2048", 0x01c00002u, false },  /* L-1 */
+        { ATTEST_EK_ECC_P256, "ECC P-256", 0x01c0000au, false }, /* L-2 */
+        { ATTEST_EK_ECC_P384, "ECC P-384", 0x01c00016u, true },  /* H-2 */
+};
+
+static const struct ek_kind *ek_kind_of(enum attest_ek t)
 {
-        *t = (TPM2B_PUBLIC){ .publicArea = {
-                .type = TPM2_ALG_RSA,
-                .nameAlg = TPM2_ALG_SHA256,
-                .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                                    TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT,
-                .authPolicy.size = 32,
-                .parameters.rsaDetail = {
+        for (size_t i = 0; i < ELEMENTSOF(ek_kinds); i++)
+                if (ek_kinds[i].type == t)
+                        return &ek_kinds[i];
+        return NULL;
+}
+
+static void ek_template(enum attest_ek type, TPM2B_PUBLIC *t)
+{
+        TPMT_PUBLIC *p = &t->publicArea;
+        *t = (TPM2B_PUBLIC){ 0 };
+        switch (type) {
+        case ATTEST_EK_ECC_P384: /* H-2: SHA-384 names, AES-256, empty unique */
+                p->type = TPM2_ALG_ECC;
+                p->nameAlg = TPM2_ALG_SHA384;
+                p->objectAttributes = EK_ATTRS_LOW | TPMA_OBJECT_USERWITHAUTH;
+                p->authPolicy.size = sizeof(ek_policy_b_sha384);
+                memcpy(p->authPolicy.buffer, ek_policy_b_sha384, sizeof(ek_policy_b_sha384));
+                p->parameters.eccDetail = (TPMS_ECC_PARMS){
+                        .symmetric = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 256, .mode.aes = TPM2_ALG_CFB },
+                        .scheme.scheme = TPM2_ALG_NULL,
+                        .curveID = TPM2_ECC_NIST_P384,
+                        .kdf.scheme = TPM2_ALG_NULL,
+                };
+                return;
+        case ATTEST_EK_ECC_P256: /* L-2: x and y of 32 zero bytes */
+                p->type = TPM2_ALG_ECC;
+                p->parameters.eccDetail = (TPMS_ECC_PARMS){
+                        .symmetric = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB },
+                        .scheme.scheme = TPM2_ALG_NULL,
+                        .curveID = TPM2_ECC_NIST_P256,
+                        .kdf.scheme = TPM2_ALG_NULL,
+                };
+                p->unique.ecc.x.size = 32;
+                p->unique.ecc.y.size = 32;
+                break;
+        default: /* L-1: a modulus of 256 zero bytes */
+                p->type = TPM2_ALG_RSA;
+                p->parameters.rsaDetail = (TPMS_RSA_PARMS){
                         .symmetric = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB },
                         .scheme.scheme = TPM2_ALG_NULL,
                         .keyBits = 2048,
                         .exponent = 0,
-                },
-                .unique.rsa.size = 256, /* zeros, as the profile says */
-        } };
-        ek_policy_digest(t->publicArea.authPolicy.buffer);
+                };
+                p->unique.rsa.size = 256;
+                break;
+        }
+        p->nameAlg = TPM2_ALG_SHA256;
+        p->objectAttributes = EK_ATTRS_LOW;
+        p->authPolicy.size = 32;
+        ek_policy_a_sha256(p->authPolicy.buffer);
 }
 
 /* The AK: a restricted RSASSA-SHA256 signing key, the attributes the
@@ -261,7 +347,7 @@ static int ek_create(struct run *r)
         _cleanup_esys_ TPMT_TK_CREATION *ticket = NULL;
         _cleanup_esys_ TPM2B_NAME *name = NULL;
 
-        ek_template(&tmpl);
+        ek_template(r->kind->type, &tmpl);
         int k = ESYS(r, "creating the EK", Esys_CreatePrimary, r->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
                      ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &no_pcrs, &r->ek, &pub, &cdata, &chash, &ticket);
         if (k < 0)
@@ -273,17 +359,22 @@ static int ek_create(struct run *r)
         return marshal_public(r, pub, r->ek_pub, &r->ek_pub_len, "EK");
 }
 
-/* A policy session satisfying the EK's authPolicy, for one command that
- * uses the EK: each use resets a policy session, so every use gets a fresh
+/* The authorisation for one command that uses the EK: the empty password
+ * for a template with userWithAuth, else a policy session satisfying
+ * PolicyA. Each use consumes a policy session, so every use gets a fresh
  * one. continueSession is set so that the session stays ours to flush
  * whether the command succeeds or not. */
-static int ek_policy_session(struct run *r, const char *what)
+static int ek_auth(struct run *r, const char *what, ESYS_TR *ret)
 {
         const TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
         _cleanup_esys_ TPM2B_TIMEOUT *timeout = NULL;
         _cleanup_esys_ TPMT_TK_AUTH *ticket = NULL;
 
         flush(r, &r->session, "policy session");
+        if (r->kind->user_with_auth) {
+                *ret = ESYS_TR_PASSWORD;
+                return 0;
+        }
         int k = ESYS(r, what, Esys_StartAuthSession, r->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                      ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &r->session);
         if (k == 0)
@@ -292,6 +383,7 @@ static int ek_policy_session(struct run *r, const char *what)
         if (k == 0)
                 k = ESYS(r, what, Esys_PolicySecret, r->esys, ESYS_TR_RH_ENDORSEMENT, r->session, ESYS_TR_PASSWORD,
                          ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, &timeout, &ticket);
+        *ret = r->session;
         return k;
 }
 
@@ -306,14 +398,15 @@ static int ak_create(struct run *r)
         _cleanup_esys_ TPM2B_DIGEST *chash = NULL;
         _cleanup_esys_ TPMT_TK_CREATION *ticket = NULL;
 
-        int k = ek_policy_session(r, "creating the AK");
+        ESYS_TR auth = ESYS_TR_NONE;
+        int k = ek_auth(r, "creating the AK", &auth);
         if (k == 0)
-                k = ESYS(r, "creating the AK", Esys_Create, r->esys, r->ek, r->session, ESYS_TR_NONE, ESYS_TR_NONE,
+                k = ESYS(r, "creating the AK", Esys_Create, r->esys, r->ek, auth, ESYS_TR_NONE, ESYS_TR_NONE,
                          &sens, &ak_template, &outside, &no_pcrs, &priv, &pub, &cdata, &chash, &ticket);
         if (k == 0)
-                k = ek_policy_session(r, "loading the AK");
+                k = ek_auth(r, "loading the AK", &auth);
         if (k == 0)
-                k = ESYS(r, "loading the AK", Esys_Load, r->esys, r->ek, r->session, ESYS_TR_NONE, ESYS_TR_NONE, priv,
+                k = ESYS(r, "loading the AK", Esys_Load, r->esys, r->ek, auth, ESYS_TR_NONE, ESYS_TR_NONE, priv,
                          pub, &r->ak);
         flush(r, &r->session, "policy session");
         if (k == 0)
@@ -400,9 +493,10 @@ static void ek_cert_read(struct run *r)
         bool present = false;
 
         r->w = (struct reason){ why, sizeof(why) };
-        int k = nv_defined(r, ATTEST_EK_CERT_NV_INDEX, &present);
+        const TPM2_HANDLE index = r->kind->cert_index;
+        int k = nv_defined(r, index, &present);
         if (k == 0 && present)
-                k = ESYS(r, "reading the EK certificate", Esys_TR_FromTPMPublic, r->esys, ATTEST_EK_CERT_NV_INDEX,
+                k = ESYS(r, "reading the EK certificate", Esys_TR_FromTPMPublic, r->esys, index,
                          ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
         if (k == 0 && present)
                 k = nv_read_all(r, nv, &r->ek_cert, &r->ek_cert_len);
@@ -410,7 +504,7 @@ static void ek_cert_read(struct run *r)
                 (void)Esys_TR_Close(r->esys, &nv); /* an NV index is not flushed, only forgotten */
         r->w = saved;
         if (k < 0)
-                warn(r, "%s (NV index 0x%08x), sending none, ignoring", why, ATTEST_EK_CERT_NV_INDEX);
+                warn(r, "%s (NV index 0x%08x), sending none, ignoring", why, index);
 }
 
 static void selection_of(uint32_t mask, TPML_PCR_SELECTION *sel)
@@ -426,10 +520,11 @@ static void selection_of(uint32_t mask, TPML_PCR_SELECTION *sel)
 static int activate(struct run *r)
 {
         _cleanup_esys_ TPM2B_DIGEST *s = NULL;
-        int k = ek_policy_session(r, "activating the credential");
+        ESYS_TR auth = ESYS_TR_NONE;
+        int k = ek_auth(r, "activating the credential", &auth);
         if (k == 0)
                 k = ESYS(r, "activating the credential", Esys_ActivateCredential, r->esys, r->ak, r->ek, ESYS_TR_PASSWORD,
-                         r->session, ESYS_TR_NONE, &r->cred_blob, &r->enc_secret, &s);
+                         auth, ESYS_TR_NONE, &r->cred_blob, &r->enc_secret, &s);
         flush(r, &r->session, "policy session");
         if (k < 0)
                 return k;
@@ -584,6 +679,8 @@ static int config_check(const struct attest_client_config *c, const struct reaso
         for (const char *p = pinned ? c->pins : NULL; p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL)
                 if (!startswith(p, "sha256//"))
                         return reason_fail(w, -EINVAL, "a pin must read sha256//BASE64 (several separated by ';')");
+        if (!attest_ek_to_string(c->ek))
+                return reason_fail(w, -EINVAL, "unknown EK type %d", (int)c->ek);
         return 0;
 }
 
@@ -936,9 +1033,34 @@ static int evidence(struct run *r, struct attest_result *res)
 
 /* ---- the run -------------------------------------------------------------- */
 
+/* ATTEST_EK_AUTO: the first kind, in ek_kinds' order, whose certificate
+ * the TPM holds (a certified EK is the one a manufacturer vouches for),
+ * else RSA-2048, which every TPM 2.0 of the PC Client profile has. */
+static int ek_choose(struct run *r)
+{
+        if (r->cfg->ek != ATTEST_EK_AUTO) {
+                r->kind = ek_kind_of(r->cfg->ek);
+                return 0;
+        }
+        r->kind = &ek_kinds[0];
+        for (size_t i = 0; i < ELEMENTSOF(ek_kinds); i++) {
+                bool present = false;
+                int k = nv_defined(r, ek_kinds[i].cert_index, &present);
+                if (k < 0)
+                        return k;
+                if (present) {
+                        r->kind = &ek_kinds[i];
+                        break;
+                }
+        }
+        return 0;
+}
+
 static int tpm_keys(struct run *r)
 {
-        int k = ek_create(r);
+        int k = ek_choose(r);
+        if (k == 0)
+                k = ek_create(r);
         if (k < 0)
                 return k;
         step_done(r, ATTEST_STEP_EK);
@@ -1013,6 +1135,7 @@ int attest_run(ESYS_CONTEXT *esys, const struct attest_client_config *cfg, struc
                 res->e = r->e; /* E moves to the caller */
                 mbedtls_pk_init(&r->e);
                 res->ek_name = r->ek_name;
+                res->ek_type = r->kind->type;
                 res->ek_cert_len = r->ek_cert_len;
                 memcpy(res->step_ms, r->step_ms, sizeof(res->step_ms));
                 res->total_ms = (uint32_t)(mono_ms() - start);

@@ -32,8 +32,25 @@
 #include <tss2/tss2_esys.h>
 
 #define ATTEST_EVENT_LOG_DEFAULT "/sys/kernel/security/tpm0/binary_bios_measurements"
-#define ATTEST_EK_CERT_NV_INDEX 0x01c00002u /* TCG EK profile: RSA-2048 EK certificate */
 #define ATTEST_ID_LEN 37                    /* a UUID and its NUL */
+
+/* Which endorsement key: one of the TCG EK Credential Profile's templates
+ * L-1 (RSA-2048), L-2 (ECC NIST P-256) or H-2 (ECC NIST P-384), each with
+ * its certificate's NV index (0x01c00002, 0x01c0000a, 0x01c00016). AUTO
+ * takes the first of those whose certificate the TPM holds, else RSA-2048.
+ * A machine is enrolled by one EK: a node must keep using the same one. */
+enum attest_ek {
+        ATTEST_EK_AUTO,
+        ATTEST_EK_RSA2048,
+        ATTEST_EK_ECC_P256,
+        ATTEST_EK_ECC_P384,
+        _ATTEST_EK_MAX,
+};
+
+/* "auto", "rsa", "ecc256", "ecc384"; NULL for a value out of range. */
+const char *attest_ek_to_string(enum attest_ek t);
+/* 0, or -EINVAL for a name that is none of those. */
+int attest_ek_from_string(const char *s, enum attest_ek *ret);
 
 struct attest_client_config {
         /* "https://HOST[:PORT]" (no path; a trailing '/' is ignored). Only
@@ -47,6 +64,8 @@ struct attest_client_config {
         const char *ca_file;
         /* NULL: ATTEST_EVENT_LOG_DEFAULT. */
         const char *event_log_path;
+        /* Which EK (ATTEST_EK_AUTO, the zero value, normally). */
+        enum attest_ek ek;
         /* 0: 5000 ms to connect, 20000 ms per request. */
         unsigned connect_timeout_ms, request_timeout_ms;
         /* Lines that do not stop the attestation ("…, ignoring"); NULL: stderr. */
@@ -81,6 +100,7 @@ struct attest_result {
          * the credential worth anything. attest_result_free() frees it. */
         mbedtls_pk_context e;
         TPM2B_NAME ek_name;          /* the EK's Name (nameAlg ‖ digest) */
+        enum attest_ek ek_type;      /* the EK used (never AUTO) */
         size_t ek_cert_len;          /* bytes of EK certificate sent; 0: none */
         uint32_t step_ms[_ATTEST_STEP_MAX];
         uint32_t total_ms;
