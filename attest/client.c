@@ -8,6 +8,7 @@
  * http_fail() for CURLcode, and the reason_fail() calls around mbedtls. */
 #include "client.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -95,28 +96,6 @@ static const char *const step_names[_ATTEST_STEP_MAX] = {
 const char *attest_step_name(enum attest_step s)
 {
         return (unsigned)s < _ATTEST_STEP_MAX ? step_names[s] : NULL;
-}
-
-static const char *const ek_names[_ATTEST_EK_MAX] = {
-        [ATTEST_EK_AUTO] = "auto",
-        [ATTEST_EK_RSA2048] = "rsa",
-        [ATTEST_EK_ECC_P256] = "ecc256",
-        [ATTEST_EK_ECC_P384] = "ecc384",
-};
-
-const char *attest_ek_to_string(enum attest_ek t)
-{
-        return (unsigned)t < _ATTEST_EK_MAX ? ek_names[t] : NULL;
-}
-
-int attest_ek_from_string(const char *s, enum attest_ek *ret)
-{
-        for (unsigned i = 0; s && i < _ATTEST_EK_MAX; i++)
-                if (strcmp(s, ek_names[i]) == 0) {
-                        *ret = (enum attest_ek)i;
-                        return 0;
-                }
-        return -EINVAL;
 }
 
 void attest_result_free(struct attest_result *r)
@@ -706,10 +685,35 @@ static int config_check(const struct attest_client_config *c, const struct reaso
  *     unverified certificate would prove nothing (anyone can write any name
  *     into a self-signed one; anyone without the key fails the pin).
  * There is no default CA store: a node trusts only what it was given. */
+/* Is the URL's host an IPv4 or IPv6 literal? */
+static bool url_host_is_ip(const char *url)
+{
+        const char *h = url + strlen("https://");
+        if (*h == '[')
+                return true;
+        char host[64];
+        size_t n = strcspn(h, ":/");
+        if (n == 0 || n >= sizeof(host))
+                return false;
+        memcpy(host, h, n);
+        host[n] = '\0';
+        struct in_addr a;
+        return inet_pton(AF_INET, host, &a) == 1;
+}
+
+/* Who the server is, by what the image carries:
+ *   pin only     its key must be a pinned one; the certificate is not
+ *                otherwise checked: the pin names the key exactly.
+ *   CA only      the certificate must chain to the CA and name the host.
+ *   pin and CA   both: the chain, the pin and the host name — except that
+ *                for a server addressed by IP the name is not compared,
+ *                as mbedtls 2.28 cannot match iPAddress subjectAltNames;
+ *                the pin already binds the one key. */
 static int http_open(struct run *r)
 {
         const struct attest_client_config *c = r->cfg;
         bool pinned = c->pins && *c->pins, ca = c->ca_file && *c->ca_file;
+        long verify_host = ca && !(pinned && url_host_is_ip(c->url)) ? 2L : 0L;
         r->curl = curl_easy_init();
         if (!r->curl)
                 return reason_fail(&r->w, -ENOMEM, "HTTPS: curl_easy_init failed");
@@ -721,7 +725,9 @@ static int http_open(struct run *r)
         SETOPT(r, CURLOPT_ERRORBUFFER, r->curl_err);
         SETOPT(r, CURLOPT_NOSIGNAL, 1L);
         SETOPT(r, CURLOPT_PROTOCOLS_STR, "https");
-        SETOPT(r, CURLOPT_PROXY, ""); /* never a proxy from the environment */
+        /* only the proxy the caller names, never one from the environment;
+         * TLS runs end to end through it (CONNECT) */
+        SETOPT(r, CURLOPT_PROXY, c->proxy ? c->proxy : "");
         SETOPT(r, CURLOPT_FOLLOWLOCATION, 0L);
         SETOPT(r, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
         SETOPT(r, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->connect_timeout_ms ? c->connect_timeout_ms : CONNECT_TIMEOUT_MS));
@@ -733,7 +739,7 @@ static int http_open(struct run *r)
         SETOPT(r, CURLOPT_CAPATH, NULL);
         SETOPT(r, CURLOPT_CAINFO, ca ? c->ca_file : NULL);
         SETOPT(r, CURLOPT_SSL_VERIFYPEER, ca ? 1L : 0L);
-        SETOPT(r, CURLOPT_SSL_VERIFYHOST, ca ? 2L : 0L);
+        SETOPT(r, CURLOPT_SSL_VERIFYHOST, verify_host);
         if (pinned)
                 SETOPT(r, CURLOPT_PINNEDPUBLICKEY, c->pins);
         return 0;
@@ -769,14 +775,19 @@ static int curl_errno(CURLcode c)
         }
 }
 
-static int http_fail(struct run *r, const char *url, CURLcode c)
+/* "POST /v1/attest/challenge: <curl's own detail> (curl error N)": curl's
+ * error buffer names the address and what went wrong more precisely than
+ * its generic text, which it otherwise repeats. */
+static int http_fail(struct run *r, const char *path, CURLcode c)
 {
         if (c == CURLE_WRITE_ERROR && r->body_too_big)
-                return reason_fail(&r->w, -EBADMSG, "POST %s: the reply is larger than %u bytes", url, REPLY_MAX);
-        /* curl's detail often repeats or refines its generic text */
-        bool detail = r->curl_err[0] && !streq(r->curl_err, curl_easy_strerror(c));
-        return reason_fail(&r->w, curl_errno(c), "POST %s failed: %s (curl error %d)%s%s", url, curl_easy_strerror(c),
-                           (int)c, detail ? ": " : "", detail ? r->curl_err : "");
+                return reason_fail(&r->w, -EBADMSG, "POST %s: the reply is larger than %u bytes", path, REPLY_MAX);
+        bool ip_name = c == CURLE_PEER_FAILED_VERIFICATION && strstr(r->curl_err, "CN_MISMATCH") &&
+                       url_host_is_ip(r->cfg->url);
+        return reason_fail(&r->w, curl_errno(c), "POST %s: %s (curl error %d)%s", path,
+                           r->curl_err[0] ? r->curl_err : curl_easy_strerror(c), (int)c,
+                           ip_name ? "; this TLS library cannot match an IP address in a certificate: pin the "
+                                     "server's key too, or address it by a DNS name" : "");
 }
 
 static json_object *parse_json(const char *s, size_t len)
@@ -824,7 +835,7 @@ static int post(struct run *r, const char *path, const char *what, json_object *
         SETOPT(r, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
         CURLcode c = curl_easy_perform(r->curl);
         if (c != CURLE_OK)
-                return http_fail(r, url, c);
+                return http_fail(r, path, c);
         curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
         json_object *o = r->body ? parse_json(r->body, r->body_len) : NULL;
         if (status != 200) {

@@ -23,7 +23,8 @@
  * image's curl (mbedtls 2.28), a CA-verified certificate must name the
  * URL's host as a DNS name: mbedtls 2.28 does not match iPAddress
  * subjectAltNames, so "https://192.0.2.1" with only a CA fails
- * (BADCERT_CN_MISMATCH). A pin works with either. */
+ * (BADCERT_CN_MISMATCH). A pin works with either; with a pin and a CA and
+ * an IP address, the chain and the pin are checked, not the name. */
 #pragma once
 
 #include <mbedtls/pk.h>
@@ -31,26 +32,10 @@
 #include <stdint.h>
 #include <tss2/tss2_esys.h>
 
+#include "ek_type.h"
+
 #define ATTEST_EVENT_LOG_DEFAULT "/sys/kernel/security/tpm0/binary_bios_measurements"
 #define ATTEST_ID_LEN 37                    /* a UUID and its NUL */
-
-/* Which endorsement key: one of the TCG EK Credential Profile's templates
- * L-1 (RSA-2048), L-2 (ECC NIST P-256) or H-2 (ECC NIST P-384), each with
- * its certificate's NV index (0x01c00002, 0x01c0000a, 0x01c00016). AUTO
- * takes the first of those whose certificate the TPM holds, else RSA-2048.
- * A machine is enrolled by one EK: a node must keep using the same one. */
-enum attest_ek {
-        ATTEST_EK_AUTO,
-        ATTEST_EK_RSA2048,
-        ATTEST_EK_ECC_P256,
-        ATTEST_EK_ECC_P384,
-        _ATTEST_EK_MAX,
-};
-
-/* "auto", "rsa", "ecc256", "ecc384"; NULL for a value out of range. */
-const char *attest_ek_to_string(enum attest_ek t);
-/* 0, or -EINVAL for a name that is none of those. */
-int attest_ek_from_string(const char *s, enum attest_ek *ret);
 
 struct attest_client_config {
         /* "https://HOST[:PORT]" (no path; a trailing '/' is ignored). Only
@@ -62,6 +47,9 @@ struct attest_client_config {
         /* A PEM file of the CAs the server's certificate must chain to. NULL
          * for none. At least one of pins and ca_file must be given. */
         const char *ca_file;
+        /* "http://host:port" of an HTTP proxy to tunnel through; NULL: none
+         * (a proxy in the environment is never used). */
+        const char *proxy;
         /* NULL: ATTEST_EVENT_LOG_DEFAULT. */
         const char *event_log_path;
         /* Which EK (ATTEST_EK_AUTO, the zero value, normally). */

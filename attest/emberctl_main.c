@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "pki.h"
 #include "refvalues.h"
+#include "site.h"
 #include "store.h"
 #include "util.h"
 
@@ -46,6 +47,9 @@ static const char usage_text[] =
         "                                           known-good boot of a path); says which\n"
         "                                           values it approves\n"
         "  image list                               approved images and their approvals\n"
+        "  image site --initrd FILE --out FILE (--server-dir DIR | --pin PIN | --ca FILE)...\n"
+        "                                           a site's initrd: the generic one plus the\n"
+        "                                           server's pins and CA (see image site --help)\n"
         "  image show ID                            its reference values, as JSON\n"
         "  image remove APPROVAL-ID                 drop one approval; the image goes\n"
         "                                           with its last one\n"
@@ -482,6 +486,8 @@ int main(int argc, char **argv)
         if (streq(cmd, "server"))
                 return i + 1 < argc && streq(argv[i + 1], "init") ? server_init(argc - i - 1, argv + i + 1)
                                                                    : usage_error("server: the only subcommand is init");
+        if (streq(cmd, "image") && i + 1 < argc && streq(argv[i + 1], "site"))
+                return site_command(argc - i - 1, argv + i + 1); /* no database: it only writes a file */
         if (!streq(cmd, "machine") && !streq(cmd, "image") && !streq(cmd, "audit"))
                 return usage_error("unknown command '%s'", cmd);
         struct store *s;

@@ -34,6 +34,10 @@
 #define SESSION_TTL_S 60
 #define CREDENTIAL_TTL_S 600
 #define EXTRA_LABEL "ember-v1"
+/* PCRs 0-7 (firmware, boot loaders, PE images), 9 (the kernel's command line
+ * and initrd), 11 (UKI sections), 12 (systemd-boot's command line); never
+ * 10 (IMA, not in the TCG log). */
+#define FIRST_BOOT_SELECTION (0xffu | 1u << 9 | 1u << 11 | 1u << 12)
 
 /* A JSON body, parsed whole or refused. */
 static json_object *parse_body(const struct http_request *rq, struct http_reply *rp)
@@ -213,8 +217,11 @@ static void handle_challenge(struct protocol *p, const struct http_request *rq, 
         struct images_ctx ic = { 0 };
         if (p->store->ops->image_list(p->store, add_selection, &ic) < 0)
                 return http_error(rp, 500, "reading the approved images failed");
+        /* With nothing approved yet, the node is still quoted (it cannot
+         * pass) so that its evidence is kept for `image approve
+         * --from-evidence`: the PCRs every boot path of Ember measures. */
         if (ic.n == 0 || ic.selection == 0)
-                return refuse(p, rp, 503, m.id, "no approved images: no node can attest");
+                ic.selection = FIRST_BOOT_SELECTION;
 
         struct session *se = calloc(1, sizeof(*se));
         struct makecred_blobs *blobs = calloc(1, sizeof(*blobs));

@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 #include <stdarg.h>
 
+#include "ek_type.h"
 #include "ifchoice.h"
 #include "ipconfig.h"
 #include "log.h"
@@ -269,6 +270,15 @@ static int key_attest_url(struct ember_config *cfg, const char *v, char why[WHY_
         return set_string(&cfg->attest_url, v);
 }
 
+static int key_attest_ek(struct ember_config *cfg, const char *v, char why[WHY_MAX])
+{
+        enum attest_ek t;
+        if (attest_ek_from_string(v, &t) < 0)
+                return refuse(why, "expected auto, rsa, ecc256 or ecc384");
+        cfg->attest_ek = (int)t;
+        return 0;
+}
+
 static int key_boot_url(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         if (!valid_url(v, false))
@@ -390,6 +400,7 @@ static const struct {
         bool debug_image_only;
 } keys[] = {
         { "ember.attest_url", key_attest_url, true, false },
+        { "ember.attest_ek", key_attest_ek, true, false },
         { "ember.boot_url", key_boot_url, true, false },
         { "ember.ifname", key_ifname, true, false },
         { "ember.proxy", key_proxy, true, false },
@@ -499,6 +510,7 @@ char *config_to_json(const struct ember_config *cfg, bool pretty)
         if (!o)
                 return NULL;
         json_add_str(o, "attest_url", cfg->attest_url);
+        json_add_str(o, "attest_ek", attest_ek_to_string((enum attest_ek)cfg->attest_ek));
         json_add_str(o, "boot_url", cfg->boot_url);
         _cleanup_free_ char *proxy = cfg->proxy ? url_redact(cfg->proxy) : NULL;
         json_add_str(o, "proxy", proxy);

@@ -35,6 +35,7 @@ enum acd_mode { ACD_MODE_FAST, ACD_MODE_RFC5227, ACD_MODE_OFF };
 
 struct ember_config {
         char *attest_url;
+        int attest_ek; /* ember.attest_ek: an enum attest_ek (attest/client.h) */
         char *boot_url;
         char *proxy; /* ember.proxy: for every HTTP(S) request; may hold credentials */
         enum acd_mode acd; /* ember.acd: address conflict detection */

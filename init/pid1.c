@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attest_stage.h"
 #include "boot.h"
 #include "clock.h"
 #include "cmdline.h"
@@ -202,6 +203,19 @@ static int stage_network(struct boot *b, char *detail, size_t len)
         return 0;
 }
 
+/* Runs in a child (a hung TPM or server is killed at the stage's limit);
+ * what the overlay stage needs is left in /run/ember/attest/. */
+static int stage_attest(struct boot *b, char *detail, size_t len)
+{
+        const struct attest_stage_opts o = {
+                .url = b->cfg.attest_url,
+                .proxy = b->cfg.proxy,
+                .ek = (enum attest_ek)b->cfg.attest_ek,
+                .deadline_ms = now_ms() + stage_default_timeout_s(STAGE_ATTEST) * 1000ULL,
+        };
+        return attest_stage_run(&o, detail, len);
+}
+
 /* Stages that only touch the shared mount table and the kernel run in a
  * child, so a hang can be killed at the stage's time limit and a crash
  * cannot take PID 1 down. Stages that change PID 1 itself run inline. */
@@ -214,6 +228,7 @@ static const struct {
         [STAGE_MOUNTS] = { stage_mounts, true },
         [STAGE_MODULES] = { stage_modules, true },
         [STAGE_NETWORK] = { stage_network, false },
+        [STAGE_ATTEST] = { stage_attest, true },
 };
 
 struct stage_child {
@@ -225,7 +240,7 @@ struct stage_child {
 static int stage_child_start(struct child *c, void *userdata)
 {
         struct stage_child *sc = userdata;
-        char detail[160] = "";
+        char detail[320] = "";
         int r = stage_impl[sc->s].fn(sc->b, detail, sizeof(detail));
         (void)!write(sc->pipe_w, detail, strlen(detail));
         return r < 0 ? 1 : 0;
@@ -373,7 +388,7 @@ _Noreturn void pid1_main(int argc, char **argv)
 {
         static struct boot b;
         struct utsname u;
-        char detail[160];
+        char detail[320];
 
         umask(022);
         setup_console();

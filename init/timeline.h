@@ -21,7 +21,7 @@ struct timeline_entry {
         enum stage stage;
         enum stage_result result;
         unsigned long long start_ms, end_ms; /* monotonic, since kernel start */
-        char detail[160];
+        char detail[320];
 };
 
 struct timeline {

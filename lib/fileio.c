@@ -2,6 +2,7 @@
 #include "fileio.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -46,4 +47,33 @@ int read_file_all(const char *path, size_t max, char **ret, size_t *ret_len)
         if (fd < 0)
                 return negative_errno();
         return read_fd_all(fd, max, ret, ret_len);
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+        char tmp[4096];
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.ember-tmp", path) >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        (void)unlink(tmp);
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return negative_errno();
+        const char *p = data;
+        for (size_t off = 0; off < len;) {
+                ssize_t n = write(fd, p + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        int r = n < 0 ? negative_errno() : -EIO;
+                        unlink(tmp);
+                        return r;
+                }
+                off += (size_t)n;
+        }
+        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+                int r = negative_errno();
+                unlink(tmp);
+                return r;
+        }
+        return 0;
 }
