@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* emberctl: the operator's commands for machines and approved images. It
+/* emberctl: the operator's commands for machines, approved images and the
+ * CAs trusted for EK certificates. It
  * works on the verifier's database directly (the server re-reads it on
  * every request), so it runs on the verifier's host, as its user. Every
  * change is written to the audit log with the operator as actor. */
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <tss2/tss2_mu.h>
 
+#include "ekcert.h"
 #include "fileio.h"
 #include "pki.h"
 #include "refvalues.h"
@@ -23,6 +25,7 @@
 
 #define DEFAULT_DB "/var/lib/ember/attestd.db"
 #define EK_PUBLIC_MAX 4096
+#define CA_FILE_MAX (1u << 20)
 
 static const char usage_text[] =
         "Usage: emberctl [--db PATH] COMMAND ...\n"
@@ -36,7 +39,9 @@ static const char usage_text[] =
         "  machine approve ID                       a pending machine may boot\n"
         "  machine reject ID                        a pending machine may not\n"
         "  machine revoke ID                        an enrolled machine never boots again\n"
-        "  machine delete ID                        forget it (it attests as unknown)\n"
+        "  machine delete ID                        forget it: it attests as unknown again\n"
+        "                                           and waits as pending, even with an EK\n"
+        "                                           certificate from a trusted CA\n"
         "\n"
         "Images (approved by the PCR values they produce):\n"
         "  image approve FILE --name NAME           approve the reference values in FILE\n"
@@ -53,6 +58,18 @@ static const char usage_text[] =
         "  image show ID                            its reference values, as JSON\n"
         "  image remove APPROVAL-ID                 drop one approval; the image goes\n"
         "                                           with its last one\n"
+        "\n"
+        "EK certificate CAs (an unknown machine whose EK certificate chains to one\n"
+        "and certifies its EK is enrolled when it first attests):\n"
+        "  ek-ca add FILE...                        trust the CA certificates in each FILE\n"
+        "                                           (PEM, one or several, or DER); a\n"
+        "                                           self-signed one is a root, any other\n"
+        "                                           an intermediate that only completes a\n"
+        "                                           path to a root\n"
+        "  ek-ca list                               the trusted CAs\n"
+        "  ek-ca remove ID                          stop trusting one (ID: 8 or more of its\n"
+        "                                           leading digits); the machines it\n"
+        "                                           enrolled stay enrolled\n"
         "\n"
         "  audit                                    the audit log, oldest first\n"
         "\n"
@@ -421,6 +438,206 @@ static int cmd_image(struct store *s, int argc, char **argv)
         return usage_error("unknown image subcommand '%s'", sub);
 }
 
+/* ---- CAs trusted for EK certificates ---------------------------------- */
+
+static void date_of(int64_t t, char *out, size_t len)
+{
+        time_t tt = (time_t)t;
+        struct tm tm;
+        if (!gmtime_r(&tt, &tm) || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(out, len, "?");
+}
+
+struct ca_new {
+        uint8_t *der;
+        size_t len;
+        struct ekcert_info info;
+        const char *file;
+};
+
+struct ca_batch {
+        struct ca_new *v;
+        size_t n;
+        const char *file;
+        unsigned index; /* of the certificate in the file, from 1 */
+        int cert_err;   /* the failure was about one certificate, not the file */
+        char why[300];
+};
+
+static int collect_ca(const uint8_t *der, size_t len, void *ud)
+{
+        struct ca_batch *b = ud;
+        struct ekcert_info info;
+        b->index++;
+        int r = ekcert_ca_info(der, len, &info, b->why, sizeof(b->why));
+        if (r < 0)
+                return b->cert_err = r;
+        struct ca_new *v = reallocarray(b->v, b->n + 1, sizeof(*v));
+        if (!v)
+                return snprintf(b->why, sizeof(b->why), "out of memory"), -ENOMEM;
+        b->v = v;
+        v[b->n] = (struct ca_new){ .der = malloc(len), .len = len, .info = info, .file = b->file };
+        if (!v[b->n].der)
+                return snprintf(b->why, sizeof(b->why), "out of memory"), -ENOMEM;
+        memcpy(v[b->n].der, der, len);
+        b->n++;
+        return 0;
+}
+
+struct issuer_ctx {
+        const char *issuer;
+        bool found;
+};
+
+static int has_subject(const struct ek_ca *ca, void *ud)
+{
+        struct issuer_ctx *c = ud;
+        struct ekcert_info i;
+        if (ekcert_ca_info(ca->der, ca->der_len, &i, NULL, 0) == 0 && streq(i.subject, c->issuer))
+                c->found = true;
+        return 0;
+}
+
+/* Every file is read and every certificate checked before anything is
+ * added: one bad certificate adds none. */
+static int ek_ca_add(struct store *s, int argc, char **argv)
+{
+        struct ca_batch b = { 0 };
+        int ret = 0;
+        if (argc < 1)
+                return usage_error("ek-ca add needs at least one FILE");
+        for (int i = 0; i < argc && ret == 0; i++) {
+                _cleanup_free_ char *buf = NULL;
+                size_t len;
+                int r = read_file_all(argv[i], CA_FILE_MAX, &buf, &len);
+                if (r < 0) {
+                        fprintf(stderr, "emberctl: reading %s failed: %s\n", argv[i],
+                                r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                        ret = 1;
+                        break;
+                }
+                b.file = argv[i];
+                b.index = 0;
+                b.cert_err = 0;
+                bool pem = memmem(buf, len, "-----BEGIN ", 11) != NULL;
+                if (ekcert_split((const uint8_t *)buf, len, collect_ca, &b, b.why, sizeof(b.why)) < 0) {
+                        if (!pem && b.cert_err == -EBADMSG)
+                                fprintf(stderr, "emberctl: %s: neither PEM nor a DER certificate: %s\n", argv[i], b.why);
+                        else if (b.cert_err)
+                                fprintf(stderr, "emberctl: %s: certificate %u: %s\n", argv[i], b.index, b.why);
+                        else
+                                fprintf(stderr, "emberctl: %s: %s\n", argv[i], b.why);
+                        ret = 1;
+                }
+        }
+        for (size_t i = 0; i < b.n && ret == 0; i++) {
+                const struct ekcert_info *in = &b.v[i].info;
+                const char *kind = in->self_issued ? "root" : "intermediate";
+                char until[32], detail[600];
+                struct ek_ca ca = { .not_after = in->not_after, .added = now_s(), .der = b.v[i].der, .der_len = b.v[i].len };
+                snprintf(ca.id, sizeof(ca.id), "%s", in->id);
+                snprintf(ca.subject, sizeof(ca.subject), "%s", in->subject);
+                date_of(in->not_after, until, sizeof(until));
+                int r = s->ops->ek_ca_add(s, &ca);
+                if (r == -EEXIST) {
+                        printf("ek-ca %.16s already trusted: %s %s\n", in->id, kind, in->subject);
+                        continue;
+                }
+                if (r < 0) {
+                        fprintf(stderr, "emberctl: storing EK CA %.16s failed: %s\n", in->id, strerror(-r));
+                        ret = 1;
+                        break;
+                }
+                snprintf(detail, sizeof(detail), "%s %s, not after %s, from %s", kind, in->subject, until, b.v[i].file);
+                (void)s->ops->audit(s, now_s(), "operator", "ek-ca.add", in->id, detail);
+                printf("ek-ca %.16s added: %s %s (until %s)\n", in->id, kind, in->subject, until);
+                if (in->not_after < now_s())
+                        printf("warning: ek-ca %.16s expired on %s: it verifies no certificate\n", in->id, until);
+        }
+        /* an intermediate counts only with a path up to a root */
+        for (size_t i = 0; i < b.n && ret == 0; i++) {
+                struct issuer_ctx c = { b.v[i].info.issuer, false };
+                if (!b.v[i].info.self_issued && s->ops->ek_ca_list(s, has_subject, &c) == 0 && !c.found)
+                        printf("note: no trusted CA is %s, the issuer of intermediate %.16s: EK certificates under it "
+                               "do not count until it is added\n",
+                               b.v[i].info.issuer, b.v[i].info.id);
+        }
+        for (size_t i = 0; i < b.n; i++)
+                free(b.v[i].der);
+        free(b.v);
+        return ret;
+}
+
+static int list_ek_ca(const struct ek_ca *ca, void *ud)
+{
+        struct ekcert_info i;
+        char until[32], added[32];
+        (*(unsigned *)ud)++;
+        date_of(ca->not_after, until, sizeof(until));
+        date_of(ca->added, added, sizeof(added));
+        const char *kind = ekcert_ca_info(ca->der, ca->der_len, &i, NULL, 0) < 0 ? "unreadable"
+                           : i.self_issued                                      ? "root"
+                                                                                : "intermediate";
+        printf("%.16s  %-12s  %s %s  added %s  %s\n", ca->id, kind, ca->not_after < now_s() ? "EXPIRED" : "until  ", until,
+               added, ca->subject);
+        return 0;
+}
+
+struct find_ca {
+        const char *prefix;
+        char subject[256];
+};
+
+static int find_ek_ca(const struct ek_ca *ca, void *ud)
+{
+        struct find_ca *f = ud;
+        if (startswith(ca->id, f->prefix))
+                snprintf(f->subject, sizeof(f->subject), "%s", ca->subject);
+        return 0;
+}
+
+static int ek_ca_remove(struct store *s, const char *id)
+{
+        size_t n = strlen(id);
+        char full[STORE_CA_ID_LEN];
+        if (n < 8 || n > 64 || strspn(id, "0123456789abcdef") != n)
+                return usage_error("ek-ca remove: ID %s is not 8 to 64 lower-case hex digits (see 'emberctl ek-ca list')",
+                                   id);
+        struct find_ca f = { id, "" };
+        (void)s->ops->ek_ca_list(s, find_ek_ca, &f);
+        int r = s->ops->ek_ca_remove(s, id, full);
+        if (r == -ENOENT)
+                return fprintf(stderr, "emberctl: no trusted EK CA %s\n", id), 1;
+        if (r == -ENOTUNIQ)
+                return fprintf(stderr, "emberctl: %s names several EK CAs: give more digits\n", id), 1;
+        if (r < 0)
+                return fprintf(stderr, "emberctl: removing EK CA %s failed: %s\n", id, strerror(-r)), 1;
+        (void)s->ops->audit(s, now_s(), "operator", "ek-ca.remove", full, f.subject);
+        printf("ek-ca %.16s removed: %s\n", full, f.subject);
+        return 0;
+}
+
+static int cmd_ek_ca(struct store *s, int argc, char **argv)
+{
+        if (argc < 2)
+                return usage_error("ek-ca needs a subcommand: add, list or remove");
+        const char *sub = argv[1];
+        if (streq(sub, "add"))
+                return ek_ca_add(s, argc - 2, argv + 2);
+        if (streq(sub, "list")) {
+                unsigned n = 0;
+                if (argc != 2)
+                        return usage_error("ek-ca list takes no argument");
+                int r = s->ops->ek_ca_list(s, list_ek_ca, &n);
+                if (r >= 0 && n == 0)
+                        printf("no trusted EK CAs: EK certificates enrol no machine\n");
+                return r < 0 ? 1 : 0;
+        }
+        if (streq(sub, "remove"))
+                return argc == 3 ? ek_ca_remove(s, argv[2]) : usage_error("ek-ca remove needs one ID");
+        return usage_error("unknown ek-ca subcommand '%s'", sub);
+}
+
 static int server_init(int argc, char **argv)
 {
         static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
@@ -488,13 +705,17 @@ int main(int argc, char **argv)
                                                                    : usage_error("server: the only subcommand is init");
         if (streq(cmd, "image") && i + 1 < argc && streq(argv[i + 1], "site"))
                 return site_command(argc - i - 1, argv + i + 1); /* no database: it only writes a file */
-        if (!streq(cmd, "machine") && !streq(cmd, "image") && !streq(cmd, "audit"))
+        if (!streq(cmd, "machine") && !streq(cmd, "image") && !streq(cmd, "ek-ca") && !streq(cmd, "audit"))
                 return usage_error("unknown command '%s'", cmd);
+        for (int k = i + 1; k < argc; k++)
+                if (streq(cmd, "ek-ca") && (streq(argv[k], "--help") || streq(argv[k], "-h")))
+                        return fputs(usage_text, stdout), 0;
         struct store *s;
         if (store_open_sqlite(db, &s) < 0)
                 return fprintf(stderr, "emberctl: cannot open the database %s\n", db), 1;
         int r = streq(cmd, "machine") ? cmd_machine(s, argc - i, argv + i)
                 : streq(cmd, "image")  ? cmd_image(s, argc - i, argv + i)
+                : streq(cmd, "ek-ca")  ? cmd_ek_ca(s, argc - i, argv + i)
                                        : (s->ops->audit_list(s, print_line, NULL) < 0 ? 1 : 0);
         store_close(s);
         return r;

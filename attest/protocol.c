@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The attestation protocol (DESIGN.md "Attestation"), server side:
  *
- *   POST /v1/attest/challenge {ek_pub, ak_pub}
+ *   POST /v1/attest/challenge {ek_pub, ek_cert?, ak_pub}
  *     → {session, nonce, credential_blob, encrypted_secret, pcr_selection}
  *   POST /v1/attest/evidence {session, quote, signature, pcrs, event_log, e_pub}
  *     → {credential, machine, image, expires}
@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ekcert.h"
 #include "eventlog.h"
 #include "makecred.h"
 #include "quote.h"
@@ -157,11 +158,96 @@ static json_object *selection_json(uint32_t mask)
         return o;
 }
 
-/* An unknown EK is remembered as a pending machine for the operator. */
-static int lookup_machine(struct protocol *p, const uint8_t ek_hash[32], struct machine *m, struct http_reply *rp)
+static int add_trusted(const struct ek_ca *ca, void *ud)
 {
+        char why[300];
+        int r = ekcert_trust_add(ud, ca->der, ca->der_len, why, sizeof(why));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                fprintf(stderr, "ember-attestd: EK CA %.16s in the database: %s, ignoring\n", ca->id, why);
+        return 0;
+}
+
+/* An unknown or pending EK whose certificate chains to a trusted CA and
+ * certifies exactly this EK is enrolled, as if an operator had approved it;
+ * never one an operator deleted. 0: enrolled, *m is the machine (pending
+ * says *m holds the pending one). -EKEYREJECTED: a trusted CA certified
+ * another key. -ENOMEM, -EIO: the server failed. Anything else: the
+ * certificate does not count. why says why in every case but 0. */
+static int enrol_by_cert(struct protocol *p, const TPM2B_PUBLIC *ek, const uint8_t *cert, size_t cert_len,
+                         const uint8_t ek_hash[32], bool pending, struct machine *m, char *why, size_t whylen)
+{
+        struct ekcert_trust *t;
+        struct ekcert_verdict v;
+        char deleted[STORE_ID_LEN], detail[700];
+        int64_t now = (int64_t)time(NULL);
+        int r = p->store->ops->ek_deleted(p->store, ek_hash, deleted);
+        if (r == 0)
+                return snprintf(why, whylen, "machine %s with this EK was deleted by an operator: only an operator "
+                                "brings it back", deleted), -EPERM;
+        if (r != -ENOENT)
+                return snprintf(why, whylen, "reading deleted EKs failed"), -EIO;
+        if ((r = ekcert_trust_new(&t)) < 0)
+                return snprintf(why, whylen, "out of memory"), r;
+        r = p->store->ops->ek_ca_list(p->store, add_trusted, t);
+        if (r < 0)
+                snprintf(why, whylen, "reading the trusted EK CAs failed");
+        else
+                r = ekcert_verify(t, cert, cert_len, ek, &v, why, whylen);
+        ekcert_trust_free(t);
+        if (r < 0)
+                return r;
+        if (!pending) {
+                *m = (struct machine){ .created = now };
+                memcpy(m->ek_hash, ek_hash, 32);
+                if (uuid_random(m->id) < 0 || getrandom_full(m->secret, sizeof(m->secret)) < 0)
+                        return snprintf(why, whylen, "no randomness"), -EIO;
+        }
+        m->state = MACHINE_ENROLLED;
+        m->updated = now;
+        snprintf(m->note, sizeof(m->note), "enrolled by its EK certificate: CA %.16s %.180s", v.ca_id, v.ca_subject);
+        if (p->store->ops->machine_put(p->store, m) < 0)
+                return snprintf(why, whylen, "recording the machine failed"), -EIO;
+        snprintf(detail, sizeof(detail), "%s; EK certificate %s%s chains to trusted CA %.16s (%s)",
+                 pending ? "was pending" : "unknown EK", v.cert.tpm[0] ? "of TPM " : "",
+                 v.cert.tpm[0] ? v.cert.tpm : v.cert.subject, v.ca_id, v.ca_subject);
+        (void)p->store->ops->audit(p->store, now, "server", "machine.enrolled", m->id, detail);
+        fprintf(stderr, "ember-attestd: machine %s enrolled: %s\n", m->id, detail);
+        return 0;
+}
+
+/* An unknown EK is remembered as a pending machine for the operator,
+ * unless its certificate enrols it (enrol_by_cert). */
+static int lookup_machine(struct protocol *p, const TPM2B_PUBLIC *ek, const uint8_t ek_hash[32], const char *hexek,
+                          const uint8_t *cert, size_t cert_len, struct machine *m, struct http_reply *rp)
+{
+        char why[400] = "", because[420] = "";
         int r = p->store->ops->machine_by_ek(p->store, ek_hash, m);
-        if (r == -ENOENT) {
+        if (r < 0 && r != -ENOENT)
+                return http_error(rp, 500, "reading the machine failed"), r;
+        bool known = r == 0;
+        if (known && m->state == MACHINE_ENROLLED)
+                return 0;
+        if (known && m->state != MACHINE_PENDING) {
+                refuse(p, rp, 403, m->id, "machine %s is %s", m->id, machine_state_name(m->state));
+                return -EPERM;
+        }
+        if (cert) {
+                r = enrol_by_cert(p, ek, cert, cert_len, ek_hash, known, m, why, sizeof(why));
+                if (r == 0)
+                        return 0;
+                if (r == -EKEYREJECTED) {
+                        refuse(p, rp, 403, known ? m->id : NULL, "%s", why);
+                        return -EPERM;
+                }
+                if (r == -ENOMEM || r == -EIO)
+                        return http_error(rp, 500, "enrolling by the EK certificate: %s", why), r;
+                fprintf(stderr, "ember-attestd: EK %.16s…: its certificate does not count: %s, ignoring\n", hexek, why);
+                snprintf(because, sizeof(because), " (its certificate does not count: %s)", why);
+        }
+        if (!known) {
+                char detail[480];
                 *m = (struct machine){ .state = MACHINE_PENDING, .created = (int64_t)time(NULL) };
                 m->updated = m->created;
                 memcpy(m->ek_hash, ek_hash, 32);
@@ -169,25 +255,21 @@ static int lookup_machine(struct protocol *p, const uint8_t ek_hash[32], struct 
                 if (uuid_random(m->id) < 0 || getrandom_full(m->secret, sizeof(m->secret)) < 0 ||
                     p->store->ops->machine_put(p->store, m) < 0)
                         return http_error(rp, 500, "recording the pending machine failed"), -EIO;
-                (void)p->store->ops->audit(p->store, m->created, "server", "machine.pending", m->id, "unknown EK attested");
-                refuse(p, rp, 403, m->id, "unknown EK: recorded as pending machine %s; an operator must approve it", m->id);
+                snprintf(detail, sizeof(detail), "unknown EK attested%s", because);
+                (void)p->store->ops->audit(p->store, m->created, "server", "machine.pending", m->id, detail);
+                refuse(p, rp, 403, m->id, "unknown EK: recorded as pending machine %s; an operator must approve it%s", m->id,
+                       because);
                 return -EPERM;
         }
-        if (r < 0)
-                return http_error(rp, 500, "reading the machine failed"), r;
-        if (m->state != MACHINE_ENROLLED) {
-                refuse(p, rp, 403, m->id, "machine %s is %s%s", m->id, machine_state_name(m->state),
-                       m->state == MACHINE_PENDING ? ": waiting for an operator to approve it" : "");
-                return -EPERM;
-        }
-        return 0;
+        refuse(p, rp, 403, m->id, "machine %s is pending: waiting for an operator to approve it%s", m->id, because);
+        return -EPERM;
 }
 
 static void handle_challenge(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
 {
         json_object *body = parse_body(rq, rp);
-        _cleanup_free_ uint8_t *ek_bytes = NULL, *ak_bytes = NULL;
-        size_t ek_len, ak_len;
+        _cleanup_free_ uint8_t *ek_bytes = NULL, *ak_bytes = NULL, *cert = NULL;
+        size_t ek_len, ak_len, cert_len = 0;
         TPM2B_PUBLIC ek = { 0 }, ak = { 0 };
         TPM2B_NAME ak_name;
         char why[300], hexek[65];
@@ -198,6 +280,8 @@ static void handle_challenge(struct protocol *p, const struct http_request *rq, 
         int r = b64_field(body, "ek_pub", STORE_PUB_MAX, &ek_bytes, &ek_len, rp);
         if (r == 0)
                 r = b64_field(body, "ak_pub", STORE_PUB_MAX, &ak_bytes, &ak_len, rp);
+        if (r == 0 && str_field(body, "ek_cert"))
+                r = b64_field(body, "ek_cert", EKCERT_MAX, &cert, &cert_len, rp);
         json_object_put(body);
         if (r < 0)
                 return;
@@ -211,7 +295,7 @@ static void handle_challenge(struct protocol *p, const struct http_request *rq, 
                 snprintf(hexek + 2 * i, 3, "%02x", ek_hash[i]);
         if (!ratelimit_take(&p->by_ek, hexek, p->now_ms()))
                 return refuse(p, rp, 429, NULL, "too many attestations for this EK; slow down");
-        if (lookup_machine(p, ek_hash, &m, rp) < 0)
+        if (lookup_machine(p, &ek, ek_hash, hexek, cert, cert_len, &m, rp) < 0)
                 return;
 
         struct images_ctx ic = { 0 };

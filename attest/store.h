@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The verifier's state: machines, approved images, attestation sessions
- * and the audit log. One interface (struct store_ops); SQLite is the
+/* The verifier's state: machines, approved images, attestation sessions,
+ * the CAs trusted for EK certificates and the audit log. One interface (struct store_ops); SQLite is the
  * backend today (store_sqlite.c), one file, WAL with synchronous=FULL so a
  * `kill -9` loses nothing that was acknowledged. Every function returns 0
  * or a negative errno: -ENOENT (no such row), -EEXIST (a unique key is
@@ -76,16 +76,33 @@ struct attestation {
         char verdict[256]; /* "ok image ID" or the refusal */
 };
 
+/* A CA certificate the operator trusts for EK certificates (ekcert.h): a
+ * root, or an intermediate that completes a path to one. */
+#define STORE_CA_ID_LEN 65 /* hex SHA-256 of the DER, and its NUL */
+
+struct ek_ca {
+        char id[STORE_CA_ID_LEN];
+        char subject[256];
+        int64_t not_after, added; /* unix seconds */
+        const uint8_t *der;       /* borrowed: the caller's in ek_ca_add, valid during the callback in ek_ca_list */
+        size_t der_len;
+};
+
 struct store;
 typedef int (*machine_cb)(const struct machine *m, void *ud);
 typedef int (*image_cb)(const struct image *img, void *ud);
+typedef int (*ek_ca_cb)(const struct ek_ca *ca, void *ud);
 
 struct store_ops {
         void (*close)(struct store *s);
         int (*machine_put)(struct store *s, const struct machine *m); /* insert, or update the row with its id */
         int (*machine_get)(struct store *s, const char *id, struct machine *ret);
         int (*machine_by_ek)(struct store *s, const uint8_t ek_hash[STORE_HASH_LEN], struct machine *ret);
+        /* forgets the machine, but remembers that an operator deleted its EK
+         * (ek_deleted), so nothing brings it back without an operator */
         int (*machine_delete)(struct store *s, const char *id);
+        /* was a machine with this EK deleted? 0 (and its id) or -ENOENT */
+        int (*ek_deleted)(struct store *s, const uint8_t ek_hash[STORE_HASH_LEN], char ret_machine_id[STORE_ID_LEN]);
         int (*machine_list)(struct store *s, machine_cb cb, void *ud);
         /* adds an approval; the image row is created on its first approval
          * (same digest = same image) */
@@ -101,6 +118,13 @@ struct store_ops {
         int (*attestation_put)(struct store *s, const struct attestation *a);
         /* ret->pcrs_json is malloc'ed */
         int (*attestation_get)(struct store *s, const char *session_id, struct attestation *ret);
+        /* -EEXIST when a CA with this id is trusted already */
+        int (*ek_ca_add)(struct store *s, const struct ek_ca *ca);
+        /* removes the CA whose id is id or begins with it: -ENOENT none,
+         * -ENOTUNIQ several; ret_id is the full id of the one removed */
+        int (*ek_ca_remove)(struct store *s, const char *id, char ret_id[STORE_CA_ID_LEN]);
+        /* oldest first */
+        int (*ek_ca_list)(struct store *s, ek_ca_cb cb, void *ud);
         int (*audit)(struct store *s, int64_t now, const char *actor, const char *action, const char *subject,
                      const char *detail);
         /* the audit log, oldest first, one line each, into cb */

@@ -14,7 +14,9 @@
 #include "store.h"
 #include "util.h"
 
-#define SCHEMA_VERSION "1"
+/* 2 added ek_cas and deleted_eks; both are created when missing, so a
+ * version 1 database needs nothing else */
+#define SCHEMA_VERSION "2"
 
 /* The server logs to stderr (its service manager keeps it). */
 #define log_err(who, ...) (fprintf(stderr, who ": " __VA_ARGS__), fputc('\n', stderr))
@@ -195,16 +197,48 @@ static int sq_machine_by_ek(struct store *s, const uint8_t ek_hash[STORE_HASH_LE
         return machine_query(s, "ek_hash", ek_hash, STORE_HASH_LEN, ret);
 }
 
+/* The EK is remembered as deleted in the same transaction, so a certificate
+ * that chains to a trusted CA never enrols it again on its own. */
 static int sq_machine_delete(struct store *s, const char *id)
 {
         sqlite3 *db = db_of(s);
         sqlite3_stmt *st;
-        int r = prepare(db, "DELETE FROM machines WHERE id = ?", &st);
+        int r = exec(db, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
+        if ((r = prepare(db, "INSERT OR REPLACE INTO deleted_eks (ek_hash, machine_id, time) "
+                         "SELECT ek_hash, id, CAST(strftime('%s', 'now') AS INTEGER) FROM machines WHERE id = ?", &st)) < 0)
+                goto fail;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        r = step_done(db, st, "deleting a machine");
-        return r < 0 ? r : sqlite3_changes(db) ? 0 : -ENOENT;
+        if ((r = step_done(db, st, "remembering a deleted EK")) < 0 ||
+            (r = prepare(db, "DELETE FROM machines WHERE id = ?", &st)) < 0)
+                goto fail;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        if ((r = step_done(db, st, "deleting a machine")) < 0)
+                goto fail;
+        if (sqlite3_changes(db) == 0) {
+                r = -ENOENT;
+                goto fail;
+        }
+        return exec(db, "COMMIT");
+fail:
+        (void)exec(db, "ROLLBACK");
+        return r;
+}
+
+static int sq_ek_deleted(struct store *s, const uint8_t ek_hash[STORE_HASH_LEN], char ret_machine_id[STORE_ID_LEN])
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "SELECT machine_id FROM deleted_eks WHERE ek_hash = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_blob(st, 1, ek_hash, STORE_HASH_LEN, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                text_out(st, 0, ret_machine_id, STORE_ID_LEN);
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_err(db, rc, "reading deleted EKs");
 }
 
 static int sq_machine_list(struct store *s, machine_cb cb, void *ud)
@@ -473,6 +507,81 @@ static int sq_attestation_get(struct store *s, const char *session_id, struct at
         return r;
 }
 
+/* ---- CAs trusted for EK certificates ------------------------------------ */
+
+static int sq_ek_ca_add(struct store *s, const struct ek_ca *ca)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "INSERT INTO ek_cas (id, subject, not_after, added, der) VALUES (?,?,?,?,?)", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ca->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, ca->subject, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, ca->not_after);
+        sqlite3_bind_int64(st, 4, ca->added);
+        sqlite3_bind_blob(st, 5, ca->der, (int)ca->der_len, SQLITE_TRANSIENT);
+        return step_done(db, st, "adding an EK CA");
+}
+
+static int sq_ek_ca_remove(struct store *s, const char *id, char ret_id[STORE_CA_ID_LEN])
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        char full[STORE_CA_ID_LEN] = "";
+        if (!id || !*id)
+                return -EINVAL; /* "" would be a prefix of every id */
+        int n = 0, rc, r = exec(db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        if ((r = prepare(db, "SELECT id FROM ek_cas WHERE substr(id, 1, ?) = ? LIMIT 2", &st)) < 0)
+                goto fail;
+        sqlite3_bind_int(st, 1, (int)strlen(id));
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                if (n++ == 0)
+                        text_out(st, 0, full, sizeof(full));
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+                r = sql_err(db, rc, "looking up an EK CA");
+                goto fail;
+        }
+        if (n != 1) {
+                r = n == 0 ? -ENOENT : -ENOTUNIQ;
+                goto fail;
+        }
+        if ((r = prepare(db, "DELETE FROM ek_cas WHERE id = ?", &st)) < 0)
+                goto fail;
+        sqlite3_bind_text(st, 1, full, -1, SQLITE_TRANSIENT);
+        if ((r = step_done(db, st, "removing an EK CA")) < 0 || (r = exec(db, "COMMIT")) < 0)
+                goto fail;
+        memcpy(ret_id, full, STORE_CA_ID_LEN);
+        return 0;
+fail:
+        (void)exec(db, "ROLLBACK");
+        return r;
+}
+
+static int sq_ek_ca_list(struct store *s, ek_ca_cb cb, void *ud)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "SELECT id, subject, not_after, added, der FROM ek_cas ORDER BY added, id", &st), rc;
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct ek_ca ca = { .not_after = sqlite3_column_int64(st, 2), .added = sqlite3_column_int64(st, 3) };
+                text_out(st, 0, ca.id, sizeof(ca.id));
+                text_out(st, 1, ca.subject, sizeof(ca.subject));
+                ca.der = sqlite3_column_blob(st, 4);
+                ca.der_len = (size_t)sqlite3_column_bytes(st, 4);
+                if ((r = cb(&ca, ud)) < 0)
+                        break;
+        }
+        sqlite3_finalize(st);
+        return r < 0 ? r : rc == SQLITE_DONE ? 0 : sql_err(db, rc, "listing EK CAs");
+}
+
 /* ---- audit ------------------------------------------------------------ */
 
 static int sq_audit(struct store *s, int64_t now, const char *actor, const char *action, const char *subject,
@@ -529,6 +638,7 @@ static const struct store_ops sqlite_ops = {
         .machine_get = sq_machine_get,
         .machine_by_ek = sq_machine_by_ek,
         .machine_delete = sq_machine_delete,
+        .ek_deleted = sq_ek_deleted,
         .machine_list = sq_machine_list,
         .approve = sq_approve,
         .unapprove = sq_unapprove,
@@ -538,6 +648,9 @@ static const struct store_ops sqlite_ops = {
         .session_gc = sq_session_gc,
         .attestation_put = sq_attestation_put,
         .attestation_get = sq_attestation_get,
+        .ek_ca_add = sq_ek_ca_add,
+        .ek_ca_remove = sq_ek_ca_remove,
+        .ek_ca_list = sq_ek_ca_list,
         .audit = sq_audit,
         .audit_list = sq_audit_list,
 };
@@ -555,6 +668,9 @@ static const char schema[] =
         " pcr_mask INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER NOT NULL);"
         "CREATE TABLE IF NOT EXISTS attestations (session_id TEXT PRIMARY KEY, machine_id TEXT NOT NULL,"
         " time INTEGER NOT NULL, pcrs TEXT NOT NULL, verdict TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS ek_cas (id TEXT PRIMARY KEY, subject TEXT NOT NULL, not_after INTEGER NOT NULL,"
+        " added INTEGER NOT NULL, der BLOB NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS deleted_eks (ek_hash BLOB PRIMARY KEY, machine_id TEXT NOT NULL, time INTEGER NOT NULL);"
         "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
         " actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL);";
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The verifier's SQLite store: machines, approvals counted per image,
- * single-use sessions, the audit log, and nothing lost to `kill -9`. */
+ * single-use sessions, trusted EK CAs, deleted EKs remembered, the audit
+ * log, and nothing lost to `kill -9`. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -68,9 +69,17 @@ static void test_machines(void **state)
         assert_int_equal(s->ops->machine_get(s, a.id, &got), 0);
         assert_int_equal(got.state, MACHINE_REVOKED);
         assert_int_equal(got.reset_count, 7);
+        char deleted[STORE_ID_LEN];
+        assert_int_equal(s->ops->ek_deleted(s, b.ek_hash, deleted), -ENOENT);
         assert_int_equal(s->ops->machine_delete(s, b.id), 0);
         assert_int_equal(s->ops->machine_delete(s, b.id), -ENOENT);
         assert_int_equal(s->ops->machine_by_ek(s, b.ek_hash, &got), -ENOENT);
+        /* the EK is remembered as deleted, and only that one */
+        assert_int_equal(s->ops->ek_deleted(s, b.ek_hash, deleted), 0);
+        assert_string_equal(deleted, b.id);
+        assert_int_equal(s->ops->ek_deleted(s, a.ek_hash, deleted), -ENOENT);
+        /* deleting an unknown machine remembers nothing */
+        assert_int_equal(s->ops->machine_delete(s, "no-such-machine"), -ENOENT);
         assert_int_equal(machine_state_from_name("revoked"), MACHINE_REVOKED);
         assert_int_equal(machine_state_from_name("bogus"), -EINVAL);
 }
@@ -81,6 +90,60 @@ static int count_images(const struct image *img, void *ud)
         n[0]++;
         n[1] += img->approvals;
         return 0;
+}
+
+struct ca_seen {
+        unsigned n;
+        char ids[4][STORE_CA_ID_LEN];
+        size_t der_len[4];
+};
+
+static int seen_ca(const struct ek_ca *ca, void *ud)
+{
+        struct ca_seen *c = ud;
+        if (c->n < 4) {
+                memcpy(c->ids[c->n], ca->id, STORE_CA_ID_LEN);
+                c->der_len[c->n] = ca->der_len;
+                assert_memory_equal(ca->der, "DER of a CA", ca->der_len);
+        }
+        c->n++;
+        return 0;
+}
+
+static void test_ek_cas(void **state)
+{
+        struct store *s = *state;
+        struct ek_ca a = { .subject = "CN=A", .not_after = 253402300799, .added = 10,
+                           .der = (const uint8_t *)"DER of a CA", .der_len = 11 };
+        struct ek_ca b = a, c = a;
+        char removed[STORE_CA_ID_LEN];
+        struct ca_seen seen = { 0 };
+        snprintf(a.id, sizeof(a.id), "%064d", 1);
+        snprintf(b.id, sizeof(b.id), "%063d2", 0);
+        snprintf(c.id, sizeof(c.id), "ff%062d", 3);
+        b.added = 11;
+        c.added = 12;
+        c.der_len = 4;
+        assert_int_equal(s->ops->ek_ca_add(s, &a), 0);
+        assert_int_equal(s->ops->ek_ca_add(s, &b), 0);
+        assert_int_equal(s->ops->ek_ca_add(s, &c), 0);
+        assert_int_equal(s->ops->ek_ca_add(s, &a), -EEXIST);
+        assert_int_equal(s->ops->ek_ca_list(s, seen_ca, &seen), 0);
+        assert_int_equal(seen.n, 3);
+        assert_string_equal(seen.ids[0], a.id);
+        assert_int_equal(seen.der_len[2], 4);
+        /* a prefix names one CA, or it is refused */
+        assert_int_equal(s->ops->ek_ca_remove(s, "00000000", removed), -ENOTUNIQ);
+        assert_int_equal(s->ops->ek_ca_remove(s, "", removed), -EINVAL);
+        assert_int_equal(s->ops->ek_ca_remove(s, "abcdef01", removed), -ENOENT);
+        assert_int_equal(s->ops->ek_ca_remove(s, "ff00", removed), 0);
+        assert_string_equal(removed, c.id);
+        assert_int_equal(s->ops->ek_ca_remove(s, a.id, removed), 0);
+        assert_int_equal(s->ops->ek_ca_remove(s, a.id, removed), -ENOENT);
+        seen = (struct ca_seen){ 0 };
+        assert_int_equal(s->ops->ek_ca_list(s, seen_ca, &seen), 0);
+        assert_int_equal(seen.n, 1);
+        assert_string_equal(seen.ids[0], b.id);
 }
 
 static void test_approvals(void **state)
@@ -212,6 +275,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_machines, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ek_cas, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_approvals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
