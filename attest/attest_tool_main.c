@@ -66,7 +66,7 @@ static void print_result(const struct attest_result *res)
                 snprintf(hex + 2 * i, 3, "%02x", res->ek_name.name[i]);
         printf("attested\n");
         printf("machine    %s\n", res->machine);
-        printf("image      %s\n", res->image);
+        printf("image      %s (%s)\n", res->image, res->image_name);
         printf("expires    %lld (%s)\n", (long long)res->expires, when);
         printf("credential %s\n", res->credential);
         printf("ek         %s\n", attest_ek_to_string(res->ek_type));

@@ -18,6 +18,7 @@
 
 static const char usage_text[] =
         "Usage: ember-attestd --dir DIR [--listen ADDR:PORT] [--threads N]\n"
+        "                     [--rate-per-source N]\n"
         "\n"
         "Verifies nodes' TPM evidence against the approved images and releases\n"
         "credentials to attested, enrolled machines.\n"
@@ -25,6 +26,12 @@ static const char usage_text[] =
         "  --dir DIR           keys and database from `emberctl server init`\n"
         "  --listen ADDR:PORT  IPv4 address and port (default 0.0.0.0:8443)\n"
         "  --threads N         worker threads (default 4)\n"
+        "  --rate-per-source N requests a second one client address may make, in\n"
+        "                      bursts of up to 2N (default 20); nodes behind NAT or\n"
+        "                      a proxy share one address, so raise it to what the\n"
+        "                      largest such group needs when it boots at once; 0\n"
+        "                      turns this limit off. Each EK stays limited to one\n"
+        "                      attestation a second (bursts of 5) either way.\n"
         "  --help              this text\n"
         "\n"
         "SIGTERM or SIGINT stops it; every decision is in the audit log\n"
@@ -46,11 +53,12 @@ int main(int argc, char **argv)
         static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
                                                { "listen", required_argument, NULL, 'l' },
                                                { "threads", required_argument, NULL, 't' },
+                                               { "rate-per-source", required_argument, NULL, 'r' },
                                                { "help", no_argument, NULL, 'h' },
                                                { NULL, 0, NULL, 0 } };
         const char *dir = NULL;
         char addr[64] = "0.0.0.0", *end;
-        unsigned long port = 8443, threads = 4;
+        unsigned long port = 8443, threads = 4, rate = (unsigned long)SERVER_RATE_PER_SOURCE;
         int c;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
@@ -69,6 +77,13 @@ int main(int argc, char **argv)
                         if ((threads = strtoul(optarg, &end, 10)) == 0 || threads > 256 || *end)
                                 return fprintf(stderr, "ember-attestd: --threads %s: expected 1 to 256\n", optarg), 2;
                         break;
+                case 'r':
+                        errno = 0;
+                        if ((rate = strtoul(optarg, &end, 10)) > 1000000 || *end || end == optarg || errno ||
+                            *optarg == '-')
+                                return fprintf(stderr, "ember-attestd: --rate-per-source %s: expected 0 to 1000000\n",
+                                               optarg), 2;
+                        break;
                 case 'h':
                         return fputs(usage_text, stdout), 0;
                 default:
@@ -86,6 +101,7 @@ int main(int argc, char **argv)
         struct server *srv;
         if (server_open(db, &srv, why, sizeof(why)) < 0)
                 return fprintf(stderr, "ember-attestd: %s\n", why), 1;
+        server_set_rate_per_source(srv, (double)rate);
 
         sigset_t set;
         sigemptyset(&set);
@@ -103,6 +119,8 @@ int main(int argc, char **argv)
         }
         explicit_bzero(key, strlen(key));
         fprintf(stderr, "ember-attestd: listening on https://%s:%u/ (database %s)\n", addr, http_port(http), db);
+        if (rate == 0)
+                fputs("ember-attestd: no per-source rate limit (--rate-per-source 0); the per-EK limit stays\n", stderr);
         int sig = 0;
         sigwait(&set, &sig);
         fprintf(stderr, "ember-attestd: signal %d: stopping\n", sig);

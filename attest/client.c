@@ -1009,6 +1009,9 @@ static int parse_verdict(struct run *r, json_object *o, struct attest_result *re
         if (!json_object_object_get_ex(o, "expires", &exp) || !json_object_is_type(exp, json_type_int))
                 return reason_fail(&r->w, -EBADMSG, "the server's reply has no \"expires\" time");
         res->expires = json_object_get_int64(exp);
+        /* the approval's name, for the console: printable ASCII only */
+        const char *name = json_str(o, "image_name");
+        escape(name ? name : "", res->image_name, sizeof(res->image_name));
         res->credential = strdup(cred);
         return res->credential ? 0 : reason_fail(&r->w, -ENOMEM, "keeping the credential: out of memory");
 }

@@ -82,6 +82,7 @@ const char *attest_step_name(enum attest_step s);
 struct attest_result {
         char machine[ATTEST_ID_LEN]; /* the server's machine id */
         char image[ATTEST_ID_LEN];   /* the approved image the node booted */
+        char image_name[64];         /* its name, as the operator gave it (escaped; may be "") */
         char *credential;            /* the server's credential string (malloc) */
         int64_t expires;             /* the credential's expiry, Unix seconds */
         /* E, whose public key the credential is bound to: only with it is

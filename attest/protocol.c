@@ -599,6 +599,7 @@ static void handle_evidence(struct protocol *p, const struct http_request *rq, s
         json_object_object_add(o, "credential", json_object_new_string(cred));
         json_object_object_add(o, "machine", json_object_new_string(m.id));
         json_object_object_add(o, "image", json_object_new_string(mc.image_id));
+        json_object_object_add(o, "image_name", json_object_new_string(mc.image_name));
         json_object_object_add(o, "expires", json_object_new_int64(now + CREDENTIAL_TTL_S));
         reply_json(rp, 200, o);
 out:

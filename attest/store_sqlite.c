@@ -5,6 +5,7 @@
  * when a call returns 0 its change survives a crash or `kill -9`. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -24,6 +25,9 @@
 struct sqlite_store {
         struct store base;
         sqlite3 *db;
+        /* Every operation holds it (see LOCKED below). */
+        pthread_mutex_t lock;
+        int64_t last_gc; /* the second sessions were last collected */
 };
 
 static const char *const state_names[_MACHINE_STATE_MAX] = {
@@ -452,8 +456,14 @@ out:
         return r;
 }
 
+/* At most once a second: every request asks, and a busy server must not
+ * pay a DELETE per request. */
 static int sq_session_gc(struct store *s, int64_t now)
 {
+        struct sqlite_store *q = (struct sqlite_store *)s;
+        if (now == q->last_gc)
+                return 0;
+        q->last_gc = now;
         sqlite3 *db = db_of(s);
         sqlite3_stmt *st;
         int r = prepare(db, "DELETE FROM sessions WHERE expires <= ?", &st);
@@ -629,30 +639,70 @@ static void sq_close(struct store *s)
 {
         struct sqlite_store *q = (struct sqlite_store *)s;
         sqlite3_close(q->db);
+        pthread_mutex_destroy(&q->lock);
         free(q);
 }
 
+/* The server's threads share one connection. SQLite's FULLMUTEX makes
+ * each call safe, not each operation: one thread's BEGIN IMMEDIATE would
+ * land inside another's transaction ("cannot start a transaction within a
+ * transaction"). So every operation runs under the store's lock, which is
+ * recursive: a list callback may call back into the store. */
+#define LOCKED(op, params, args)                                   \
+        static int locked_##op params                                \
+        {                                                            \
+                struct sqlite_store *q = (struct sqlite_store *)s;   \
+                pthread_mutex_lock(&q->lock);                        \
+                int r = sq_##op args;                                \
+                pthread_mutex_unlock(&q->lock);                      \
+                return r;                                            \
+        }
+LOCKED(machine_put, (struct store *s, const struct machine *m), (s, m))
+LOCKED(machine_get, (struct store *s, const char *id, struct machine *ret), (s, id, ret))
+LOCKED(machine_by_ek, (struct store *s, const uint8_t h[STORE_HASH_LEN], struct machine *ret), (s, h, ret))
+LOCKED(machine_delete, (struct store *s, const char *id), (s, id))
+LOCKED(ek_deleted, (struct store *s, const uint8_t h[STORE_HASH_LEN], char ret[STORE_ID_LEN]), (s, h, ret))
+LOCKED(machine_list, (struct store *s, machine_cb cb, void *ud), (s, cb, ud))
+LOCKED(approve,
+       (struct store *s, const char *name, const uint8_t digest[STORE_HASH_LEN], const char *refvalues,
+        const char *source, int64_t now, struct approval *ret),
+       (s, name, digest, refvalues, source, now, ret))
+LOCKED(unapprove, (struct store *s, const char *approval_id), (s, approval_id))
+LOCKED(image_list, (struct store *s, image_cb cb, void *ud), (s, cb, ud))
+LOCKED(session_put, (struct store *s, const struct session *se), (s, se))
+LOCKED(session_take, (struct store *s, const char *id, int64_t now, struct session *ret), (s, id, now, ret))
+LOCKED(session_gc, (struct store *s, int64_t now), (s, now))
+LOCKED(attestation_put, (struct store *s, const struct attestation *a), (s, a))
+LOCKED(attestation_get, (struct store *s, const char *session_id, struct attestation *ret), (s, session_id, ret))
+LOCKED(ek_ca_add, (struct store *s, const struct ek_ca *ca), (s, ca))
+LOCKED(ek_ca_remove, (struct store *s, const char *id, char ret_id[STORE_CA_ID_LEN]), (s, id, ret_id))
+LOCKED(ek_ca_list, (struct store *s, ek_ca_cb cb, void *ud), (s, cb, ud))
+LOCKED(audit,
+       (struct store *s, int64_t now, const char *actor, const char *action, const char *subject, const char *detail),
+       (s, now, actor, action, subject, detail))
+LOCKED(audit_list, (struct store *s, int (*cb)(const char *line, void *ud), void *ud), (s, cb, ud))
+
 static const struct store_ops sqlite_ops = {
         .close = sq_close,
-        .machine_put = sq_machine_put,
-        .machine_get = sq_machine_get,
-        .machine_by_ek = sq_machine_by_ek,
-        .machine_delete = sq_machine_delete,
-        .ek_deleted = sq_ek_deleted,
-        .machine_list = sq_machine_list,
-        .approve = sq_approve,
-        .unapprove = sq_unapprove,
-        .image_list = sq_image_list,
-        .session_put = sq_session_put,
-        .session_take = sq_session_take,
-        .session_gc = sq_session_gc,
-        .attestation_put = sq_attestation_put,
-        .attestation_get = sq_attestation_get,
-        .ek_ca_add = sq_ek_ca_add,
-        .ek_ca_remove = sq_ek_ca_remove,
-        .ek_ca_list = sq_ek_ca_list,
-        .audit = sq_audit,
-        .audit_list = sq_audit_list,
+        .machine_put = locked_machine_put,
+        .machine_get = locked_machine_get,
+        .machine_by_ek = locked_machine_by_ek,
+        .machine_delete = locked_machine_delete,
+        .ek_deleted = locked_ek_deleted,
+        .machine_list = locked_machine_list,
+        .approve = locked_approve,
+        .unapprove = locked_unapprove,
+        .image_list = locked_image_list,
+        .session_put = locked_session_put,
+        .session_take = locked_session_take,
+        .session_gc = locked_session_gc,
+        .attestation_put = locked_attestation_put,
+        .attestation_get = locked_attestation_get,
+        .ek_ca_add = locked_ek_ca_add,
+        .ek_ca_remove = locked_ek_ca_remove,
+        .ek_ca_list = locked_ek_ca_list,
+        .audit = locked_audit,
+        .audit_list = locked_audit_list,
 };
 
 static const char schema[] =
@@ -666,6 +716,7 @@ static const char schema[] =
         "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, machine_id TEXT NOT NULL, ek_hash BLOB NOT NULL,"
         " nonce BLOB NOT NULL, secret BLOB NOT NULL, ek_pub BLOB NOT NULL, ak_pub BLOB NOT NULL,"
         " pcr_mask INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS sessions_expires ON sessions(expires);"
         "CREATE TABLE IF NOT EXISTS attestations (session_id TEXT PRIMARY KEY, machine_id TEXT NOT NULL,"
         " time INTEGER NOT NULL, pcrs TEXT NOT NULL, verdict TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS ek_cas (id TEXT PRIMARY KEY, subject TEXT NOT NULL, not_after INTEGER NOT NULL,"
@@ -680,11 +731,17 @@ int store_open_sqlite(const char *path, struct store **ret)
         if (!q)
                 return -ENOMEM;
         q->base.ops = &sqlite_ops;
+        pthread_mutexattr_t a;
+        pthread_mutexattr_init(&a);
+        pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+        pthread_mutex_init(&q->lock, &a);
+        pthread_mutexattr_destroy(&a);
         /* machine and session secrets live here: owner only, from the start */
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) {
                 int r = negative_errno();
                 log_err("store", "opening %s: %s", path, strerror(-r));
+                pthread_mutex_destroy(&q->lock);
                 free(q);
                 return r;
         }

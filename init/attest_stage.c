@@ -39,6 +39,7 @@ static int result_json(const struct attest_result *r, char **ret)
         }
         json_object_object_add(o, "machine", json_object_new_string(r->machine));
         json_object_object_add(o, "image", json_object_new_string(r->image));
+        json_object_object_add(o, "image_name", json_object_new_string(r->image_name));
         json_object_object_add(o, "expires", json_object_new_int64(r->expires));
         json_object_object_add(o, "ek", json_object_new_string(attest_ek_to_string(r->ek_type)));
         json_object_object_add(o, "ek_cert_bytes", json_object_new_int64((int64_t)r->ek_cert_len));
@@ -211,7 +212,8 @@ int attest_stage_run(const struct attest_stage_opts *o, char *detail, size_t len
         struct tm tm;
         if (gmtime_r(&t, &tm))
                 strftime(until, sizeof(until), "%H:%M:%SZ", &tm);
-        snprintf(detail, len, "machine %s, image %s, credential until %s", res.machine, res.image, until);
+        snprintf(detail, len, "machine %s, image %s (%s), credential until %s", res.machine,
+                 res.image_name[0] ? res.image_name : "unnamed", res.image, until);
         attest_result_free(&res);
         return 0;
 }

@@ -3,6 +3,7 @@
  * single-use sessions, trusted EK CAs, deleted EKs remembered, the audit
  * log, and nothing lost to `kill -9`. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -197,7 +198,42 @@ static void test_sessions(void **state)
         assert_int_equal(s->ops->session_take(s, old.id, 100, &got), -ETIME);
         assert_int_equal(s->ops->session_take(s, old.id, 10, &got), -EALREADY);
         assert_int_equal(s->ops->session_gc(s, 101), 2);
-        assert_int_equal(s->ops->session_gc(s, 101), 0);
+        assert_int_equal(s->ops->session_gc(s, 101), 0); /* once a second at most */
+        assert_int_equal(s->ops->session_gc(s, 102), 0);
+}
+
+/* The server's threads share one store: operations that are transactions
+ * (session_take, approve) must not interleave. */
+#define THREADS 8
+#define ROUNDS 150
+static void *worker(void *arg)
+{
+        struct store *s = arg;
+        long failures = 0;
+        for (int i = 0; i < ROUNDS; i++) {
+                struct session se = { .expires = 1000 }, got;
+                if (uuid_random(se.id) < 0 || s->ops->session_put(s, &se) < 0 ||
+                    s->ops->session_take(s, se.id, 10, &got) != 0 ||
+                    s->ops->session_take(s, se.id, 10, &got) != -EALREADY ||
+                    s->ops->audit(s, 10, "test", "round", se.id, NULL) < 0)
+                        failures++;
+                (void)s->ops->session_gc(s, i);
+        }
+        return (void *)failures;
+}
+
+static void test_threads(void **state)
+{
+        pthread_t t[THREADS];
+        for (int i = 0; i < THREADS; i++)
+                assert_int_equal(pthread_create(&t[i], NULL, worker, *state), 0);
+        long failures = 0;
+        for (int i = 0; i < THREADS; i++) {
+                void *f;
+                assert_int_equal(pthread_join(t[i], &f), 0);
+                failures += (long)f;
+        }
+        assert_int_equal(failures, 0);
 }
 
 static void test_attestations(void **state)
@@ -278,6 +314,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_ek_cas, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_approvals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_attestations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_9, setup, teardown),

@@ -126,6 +126,7 @@ static void test_state_write(void **state)
                                    .total_ms = 1234 };
         strcpy(r.machine, "93a03787-2113-4193-aa61-b677dcd06849");
         strcpy(r.image, "dbda1e4e-ffb2-47cd-a013-a36e0ab880d6");
+        strcpy(r.image_name, "ember-0.1.0-site");
         r.step_ms[ATTEST_STEP_QUOTE] = 14;
         make_key(&r.e);
 
@@ -159,6 +160,8 @@ static void test_state_write(void **state)
         json_object *v, *steps;
         assert_true(json_object_object_get_ex(o, "machine", &v));
         assert_string_equal(json_object_get_string(v), r.machine);
+        assert_true(json_object_object_get_ex(o, "image_name", &v));
+        assert_string_equal(json_object_get_string(v), "ember-0.1.0-site");
         assert_true(json_object_object_get_ex(o, "ek", &v));
         assert_string_equal(json_object_get_string(v), "ecc384");
         assert_true(json_object_object_get_ex(o, "expires", &v));
