@@ -9,6 +9,7 @@
 #include "client.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -25,8 +26,10 @@
 
 #include "eventlog.h"
 #include "fileio.h"
+#include "keywrap.h"
 #include "reason.h"
 #include "util.h"
+#include "uuid.h"
 
 #define EXTRA_LABEL "ember-v1"
 #define PCRS 24                   /* PCRs the server may select (one bank) */
@@ -105,6 +108,7 @@ void attest_result_free(struct attest_result *r)
         if (r->credential)
                 explicit_bzero(r->credential, strlen(r->credential));
         free(r->credential);
+        explicit_bzero(r->overlay.key, sizeof(r->overlay.key));
         mbedtls_pk_free(&r->e);
         *r = (struct attest_result){ 0 };
 }
@@ -995,6 +999,51 @@ static int copy_id(struct run *r, json_object *o, const char *key, char out[ATTE
         return 0;
 }
 
+/* "overlay": {id, serial, sha256, size, url, key: {epk, iv, wrapped}}: the
+ * overlay this node must fetch, its key unwrapped with E (keywrap.h). The
+ * unwrap binds the key to this session, this E, this id and serial: a
+ * reply that names another overlay than the key was wrapped for fails. */
+static int parse_overlay(struct run *r, json_object *o, struct attest_overlay *ov)
+{
+        json_object *v, *key;
+        struct keywrap kw;
+        uint8_t idb[KEYWRAP_ID_LEN], t[32];
+        size_t n;
+        if (!json_object_object_get_ex(o, "overlay", &v))
+                return 0;
+        const char *sha = json_str(v, "sha256"), *url = json_str(v, "url");
+        json_object *serial, *size;
+        int k = copy_id(r, v, "id", ov->id);
+        if (k < 0)
+                return k;
+        if (uuid_parse(ov->id, idb) < 0 || !json_object_object_get_ex(v, "serial", &serial) ||
+            !json_object_is_type(serial, json_type_int) || json_object_get_int64(serial) <= 0 ||
+            !json_object_object_get_ex(v, "size", &size) || !json_object_is_type(size, json_type_int) ||
+            json_object_get_int64(size) <= 0 || !sha || strlen(sha) != 64 || !url || strlen(url) >= sizeof(ov->url) ||
+            !json_object_object_get_ex(v, "key", &key))
+                return reason_fail(&r->w, -EBADMSG, "the server's reply names an overlay malformed");
+        for (size_t i = 0; i < 32; i++) {
+                unsigned x;
+                if (!isxdigit((unsigned char)sha[2 * i]) || !isxdigit((unsigned char)sha[2 * i + 1]) ||
+                    sscanf(sha + 2 * i, "%2x", &x) != 1)
+                        return reason_fail(&r->w, -EBADMSG, "the server's overlay digest is not hex");
+                ov->sha256[i] = (uint8_t)x;
+        }
+        ov->serial = (uint64_t)json_object_get_int64(serial);
+        ov->size = (uint64_t)json_object_get_int64(size);
+        snprintf(ov->url, sizeof(ov->url), "%s", url);
+        if ((k = json_b64(r, key, "epk", kw.epk, sizeof(kw.epk), &n)) < 0 || n != sizeof(kw.epk) ||
+            (k = json_b64(r, key, "iv", kw.iv, sizeof(kw.iv), &n)) < 0 || n != sizeof(kw.iv) ||
+            (k = json_b64(r, key, "wrapped", kw.ct, sizeof(kw.ct), &n)) < 0 || n != sizeof(kw.ct))
+                return k < 0 ? k : reason_fail(&r->w, -EBADMSG, "the server's wrapped overlay key is malformed");
+        keywrap_context(r->session_id, r->nonce, r->nonce_len, r->e_der, r->e_der_len, idb, ov->serial, t);
+        k = keywrap_open(&r->e, t, &kw, ov->key, &r->w);
+        if (k < 0)
+                return k;
+        ov->present = true;
+        return 0;
+}
+
 static int parse_verdict(struct run *r, json_object *o, struct attest_result *res)
 {
         json_object *exp;
@@ -1012,6 +1061,9 @@ static int parse_verdict(struct run *r, json_object *o, struct attest_result *re
         /* the approval's name, for the console: printable ASCII only */
         const char *name = json_str(o, "image_name");
         escape(name ? name : "", res->image_name, sizeof(res->image_name));
+        k = parse_overlay(r, o, &res->overlay);
+        if (k < 0)
+                return k;
         res->credential = strdup(cred);
         return res->credential ? 0 : reason_fail(&r->w, -ENOMEM, "keeping the credential: out of memory");
 }

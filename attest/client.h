@@ -28,6 +28,7 @@
 #pragma once
 
 #include <mbedtls/pk.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <tss2/tss2_esys.h>
@@ -79,6 +80,18 @@ enum attest_step {
 /* "ek", "ek-cert", "ak", … ; NULL for a value out of range. */
 const char *attest_step_name(enum attest_step s);
 
+/* The sealed overlay the attestation reply names (issue 5's overlay
+ * stage fetches it): exactly this one, nothing older or different. */
+struct attest_overlay {
+        bool present;        /* false: the server assigned none */
+        char id[ATTEST_ID_LEN];
+        uint64_t serial;
+        uint8_t sha256[32];  /* of its chunk records, as its signed header says */
+        uint64_t size;       /* bytes of the whole file */
+        char url[512];       /* where to fetch it; "" for the attestation server's /v1/overlay */
+        uint8_t key[32];     /* its data key, unwrapped with E: secret */
+};
+
 struct attest_result {
         char machine[ATTEST_ID_LEN]; /* the server's machine id */
         char image[ATTEST_ID_LEN];   /* the approved image the node booted */
@@ -91,6 +104,7 @@ struct attest_result {
         TPM2B_NAME ek_name;          /* the EK's Name (nameAlg ‖ digest) */
         enum attest_ek ek_type;      /* the EK used (never AUTO) */
         size_t ek_cert_len;          /* bytes of EK certificate sent; 0: none */
+        struct attest_overlay overlay;
         uint32_t step_ms[_ATTEST_STEP_MAX];
         uint32_t total_ms;
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "http.h"
 
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reason.h"
 #include "util.h"
@@ -46,6 +48,21 @@ void http_error(struct http_reply *rp, unsigned status, const char *fmt, ...)
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct http_reply *rp)
 {
+        if (rp->file_fd > 0) {
+                /* MHD owns the descriptor from here, and closes it */
+                struct MHD_Response *r = MHD_create_response_from_fd64(rp->file_size, rp->file_fd);
+                free(rp->body);
+                rp->body = NULL;
+                if (!r) {
+                        close(rp->file_fd);
+                        return MHD_NO;
+                }
+                MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+                MHD_add_response_header(r, "Cache-Control", "no-store");
+                enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+                MHD_destroy_response(r);
+                return ret;
+        }
         const char *body = rp->body ? rp->body : "";
         struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
         free(rp->body);

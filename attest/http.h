@@ -29,6 +29,11 @@ struct http_request {
 struct http_reply {
         unsigned status;
         char *body;            /* malloc'ed JSON, freed by the server; NULL: empty */
+        /* Or a file's bytes instead of body (status 200 only): an open
+         * descriptor the server sends file_size bytes of and closes.
+         * 0 is never one: set file_fd > 0 to use it. */
+        int file_fd;
+        uint64_t file_size;
 };
 
 typedef void (*http_handler)(void *ud, const struct http_request *rq, struct http_reply *rp);

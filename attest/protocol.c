@@ -13,6 +13,7 @@
 #include "protocol.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <mbedtls/base64.h>
 #include <mbedtls/md.h>
@@ -22,15 +23,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ekcert.h"
 #include "eventlog.h"
+#include "keywrap.h"
 #include "makecred.h"
 #include "quote.h"
 #include "reason.h"
 #include "refvalues.h"
 #include "util.h"
+#include "uuid.h"
 
 #define SESSION_TTL_S 60
 #define CREDENTIAL_TTL_S 600
@@ -507,6 +512,49 @@ static char *issue_credential(const struct machine *m, const char *image_id, con
         return ret;
 }
 
+/* The overlay the machine must get (its own, its group's, the default),
+ * named exactly — id, serial, ciphertext digest, size — so the node refuses
+ * any other, and its data key wrapped to E (keywrap.h). No assignment: no
+ * "overlay" in the reply. */
+static int add_overlay(struct protocol *p, const struct machine *m, const struct session *se, const uint8_t *e_pub,
+                       size_t e_len, json_object *o, char *why, size_t whylen)
+{
+        const struct reason w = { why, whylen };
+        char oid[STORE_ID_LEN], hex[2 * STORE_HASH_LEN + 1];
+        struct overlay_rec rec;
+        uint8_t idb[KEYWRAP_ID_LEN], t[32];
+        struct keywrap kw;
+        int r = p->store->ops->overlay_for(p->store, m->id, oid);
+        if (r == -ENOENT)
+                return 0;
+        if (r == 0)
+                r = p->store->ops->overlay_current(p->store, oid, &rec);
+        if (r < 0)
+                return reason_fail(&w, r, "reading the overlay assigned to machine %s failed", m->id);
+        r = uuid_parse(rec.id, idb);
+        if (r == 0) {
+                keywrap_context(se->id, se->nonce, sizeof(se->nonce), e_pub, e_len, idb, rec.serial, t);
+                r = keywrap_seal(e_pub, e_len, t, rec.key, &kw, &w);
+        }
+        explicit_bzero(rec.key, sizeof(rec.key));
+        if (r < 0)
+                return r;
+        json_object *ov = json_object_new_object(), *key = json_object_new_object();
+        for (int i = 0; i < STORE_HASH_LEN; i++)
+                snprintf(hex + 2 * i, 3, "%02x", rec.ct_sha256[i]);
+        json_object_object_add(ov, "id", json_object_new_string(rec.id));
+        json_object_object_add(ov, "serial", json_object_new_int64((int64_t)rec.serial));
+        json_object_object_add(ov, "sha256", json_object_new_string(hex));
+        json_object_object_add(ov, "size", json_object_new_int64((int64_t)rec.size));
+        json_object_object_add(ov, "url", json_object_new_string(rec.url));
+        add_b64(key, "epk", kw.epk, sizeof(kw.epk));
+        add_b64(key, "iv", kw.iv, sizeof(kw.iv));
+        add_b64(key, "wrapped", kw.ct, sizeof(kw.ct));
+        json_object_object_add(ov, "key", key);
+        json_object_object_add(o, "overlay", ov);
+        return 0;
+}
+
 static void handle_evidence(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
 {
         json_object *body = parse_body(rq, rp);
@@ -601,6 +649,11 @@ static void handle_evidence(struct protocol *p, const struct http_request *rq, s
         json_object_object_add(o, "image", json_object_new_string(mc.image_id));
         json_object_object_add(o, "image_name", json_object_new_string(mc.image_name));
         json_object_object_add(o, "expires", json_object_new_int64(now + CREDENTIAL_TTL_S));
+        if (add_overlay(p, &m, se, e_pub, e_len, o, why, sizeof(why)) < 0) {
+                json_object_put(o);
+                http_error(rp, 500, "%s", why);
+                goto out;
+        }
         reply_json(rp, 200, o);
 out:
         if (se)
@@ -692,15 +745,19 @@ static int check_credential(struct protocol *p, const char *cred, const uint8_t 
         return r;
 }
 
-static void handle_whoami(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
+/* A request that must prove possession of E: {credential, e_pub, time,
+ * signature}. 0 with the machine and its image, or the reply is made
+ * (400/401) and -1 returned. */
+static int pop_request(struct protocol *p, const struct http_request *rq, struct http_reply *rp, struct machine *m,
+                       char image[STORE_ID_LEN])
 {
         json_object *body = parse_body(rq, rp), *tv;
         _cleanup_free_ uint8_t *e_pub = NULL, *sig = NULL;
         size_t e_len, sig_len = 0;
-        char why[300], image[STORE_ID_LEN] = "";
-        struct machine m;
+        char why[300];
+        int r = -1;
         if (!body)
-                return;
+                return -1;
         const char *cred = str_field(body, "credential");
         int64_t t = json_object_object_get_ex(body, "time", &tv) && json_object_is_type(tv, json_type_int)
                             ? json_object_get_int64(tv)
@@ -711,24 +768,83 @@ static void handle_whoami(struct protocol *p, const struct http_request *rq, str
         } else if (!str_field(body, "signature")) {
                 refuse(p, rp, 401, NULL, "proof of possession missing: sign with E");
         } else if (b64_field(body, "signature", 512, &sig, &sig_len, rp) < 0) {
-        } else if (check_credential(p, cred, e_pub, e_len, t, sig, sig_len, &m, image, sizeof(image), why, sizeof(why)) < 0) {
+        } else if (check_credential(p, cred, e_pub, e_len, t, sig, sig_len, m, image, STORE_ID_LEN, why, sizeof(why)) < 0) {
                 refuse(p, rp, 401, NULL, "%s", why);
         } else {
-                json_object *o = json_object_new_object();
-                json_object_object_add(o, "machine", json_object_new_string(m.id));
-                json_object_object_add(o, "image", json_object_new_string(image));
-                reply_json(rp, 200, o);
+                r = 0;
         }
         json_object_put(body);
+        return r;
+}
+
+static void handle_whoami(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
+{
+        char image[STORE_ID_LEN] = "";
+        struct machine m;
+        if (pop_request(p, rq, rp, &m, image) < 0)
+                return;
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "machine", json_object_new_string(m.id));
+        json_object_object_add(o, "image", json_object_new_string(image));
+        reply_json(rp, 200, o);
+}
+
+/* The sealed overlay assigned to the machine, when this server serves it:
+ * only to a holder of a live credential and of its E. The blob is
+ * encrypted and signed, so this only keeps it from strangers. */
+static void handle_overlay(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
+{
+        char image[STORE_ID_LEN] = "", oid[STORE_ID_LEN];
+        struct machine m;
+        struct overlay_rec rec;
+        struct stat st;
+        if (pop_request(p, rq, rp, &m, image) < 0)
+                return;
+        int r = p->store->ops->overlay_for(p->store, m.id, oid);
+        if (r == 0)
+                r = p->store->ops->overlay_current(p->store, oid, &rec);
+        if (r == -ENOENT) {
+                refuse(p, rp, 404, m.id, "no overlay is assigned to machine %s", m.id);
+                return;
+        }
+        if (r < 0) {
+                http_error(rp, 500, "reading the overlay assignment failed");
+                return;
+        }
+        explicit_bzero(rec.key, sizeof(rec.key));
+        if (!rec.path[0]) {
+                refuse(p, rp, 404, m.id, "overlay %s serial %llu is not served here: fetch it from %s", rec.id,
+                       (unsigned long long)rec.serial, rec.url);
+                return;
+        }
+        int fd = open(rec.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size != rec.size) {
+                if (fd >= 0)
+                        close(fd);
+                fprintf(stderr, "ember-attestd: overlay %s serial %llu: %s is missing or not %llu bytes\n", rec.id,
+                        (unsigned long long)rec.serial, rec.path, (unsigned long long)rec.size);
+                http_error(rp, 500, "overlay %s serial %llu is not available", rec.id, (unsigned long long)rec.serial);
+                return;
+        }
+        char detail[160];
+        snprintf(detail, sizeof(detail), "overlay %s serial %llu, %llu bytes", rec.id, (unsigned long long)rec.serial,
+                 (unsigned long long)rec.size);
+        (void)p->store->ops->audit(p->store, (int64_t)time(NULL), "server", "overlay.fetch", m.id, detail);
+        rp->status = 200;
+        rp->file_fd = fd;
+        rp->file_size = rec.size;
 }
 
 bool protocol_handle(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
 {
         bool challenge = streq(rq->path, "/v1/attest/challenge"), evidence = streq(rq->path, "/v1/attest/evidence");
-        if (streq(rq->path, "/v1/whoami")) {
+        if (streq(rq->path, "/v1/whoami") || streq(rq->path, "/v1/overlay")) {
                 if (!streq(rq->method, "POST"))
                         return http_error(rp, 405, "%s takes POST", rq->path), true;
-                handle_whoami(p, rq, rp);
+                if (streq(rq->path, "/v1/whoami"))
+                        handle_whoami(p, rq, rp);
+                else
+                        handle_overlay(p, rq, rp);
                 return true;
         }
         if (!challenge && !evidence)

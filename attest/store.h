@@ -89,6 +89,26 @@ struct ek_ca {
 };
 
 struct store;
+/* A sealed overlay the server releases (docs/overlay-format.md): its
+ * identity and digest from the signed header, and its data key. */
+#define STORE_URL_MAX 512
+struct overlay_rec {
+        char id[STORE_ID_LEN];          /* the header's overlay id, as a UUID */
+        uint64_t serial;
+        uint8_t ct_sha256[STORE_HASH_LEN];
+        uint64_t size;                  /* bytes of the whole file */
+        uint8_t key[32];                /* the data key: released only wrapped to an attested node's E */
+        char url[STORE_URL_MAX];        /* where nodes fetch it; "" when this server serves it */
+        char path[STORE_URL_MAX];       /* the file on this server's disk when it serves it */
+        int64_t registered;
+};
+
+/* Where an overlay goes: "machine:<id>", "group:<name>" or "default". */
+#define STORE_TARGET_MAX 160
+#define STORE_GROUP_MAX 64
+
+typedef int (*overlay_cb)(const struct overlay_rec *o, void *ud);
+typedef int (*assignment_cb)(const char *target, const char *overlay_id, void *ud);
 typedef int (*machine_cb)(const struct machine *m, void *ud);
 typedef int (*image_cb)(const struct image *img, void *ud);
 typedef int (*ek_ca_cb)(const struct ek_ca *ca, void *ud);
@@ -125,6 +145,23 @@ struct store_ops {
         int (*ek_ca_remove)(struct store *s, const char *id, char ret_id[STORE_CA_ID_LEN]);
         /* oldest first */
         int (*ek_ca_list)(struct store *s, ek_ca_cb cb, void *ud);
+        /* registers one serial of an overlay: -EEXIST that serial is known,
+         * -ESTALE a higher serial of that overlay is registered already */
+        int (*overlay_put)(struct store *s, const struct overlay_rec *o);
+        /* the highest registered serial of an overlay; -ENOENT none */
+        int (*overlay_current)(struct store *s, const char *id, struct overlay_rec *ret);
+        /* every serial, newest first within an overlay */
+        int (*overlay_list)(struct store *s, overlay_cb cb, void *ud);
+        /* ties target to an overlay (replacing what it had) */
+        int (*assign)(struct store *s, const char *target, const char *overlay_id);
+        int (*unassign)(struct store *s, const char *target);
+        int (*assignment_list)(struct store *s, assignment_cb cb, void *ud);
+        /* the overlay for a machine: its own, else its group's, else the
+         * default; -ENOENT none */
+        int (*overlay_for)(struct store *s, const char *machine_id, char ret_overlay_id[STORE_ID_LEN]);
+        /* "" leaves every group */
+        int (*machine_set_group)(struct store *s, const char *machine_id, const char *group);
+        int (*machine_group)(struct store *s, const char *machine_id, char ret[STORE_GROUP_MAX]);
         int (*audit)(struct store *s, int64_t now, const char *actor, const char *action, const char *subject,
                      const char *detail);
         /* the audit log, oldest first, one line each, into cb */

@@ -17,7 +17,7 @@
 
 /* 2 added ek_cas and deleted_eks; both are created when missing, so a
  * version 1 database needs nothing else */
-#define SCHEMA_VERSION "2"
+#define SCHEMA_VERSION "3"
 
 /* The server logs to stderr (its service manager keeps it). */
 #define log_err(who, ...) (fprintf(stderr, who ": " __VA_ARGS__), fputc('\n', stderr))
@@ -633,6 +633,196 @@ static int sq_audit_list(struct store *s, int (*cb)(const char *line, void *ud),
         return r < 0 ? r : rc == SQLITE_DONE ? 0 : sql_err(db, rc, "reading the audit log");
 }
 
+
+/* ---- overlays and where they go ------------------------------------------- */
+
+static void overlay_from_row(sqlite3_stmt *st, struct overlay_rec *o)
+{
+        *o = (struct overlay_rec){ .serial = (uint64_t)sqlite3_column_int64(st, 1), .size = (uint64_t)sqlite3_column_int64(st, 3),
+                                   .registered = sqlite3_column_int64(st, 7) };
+        text_out(st, 0, o->id, sizeof(o->id));
+        if (sqlite3_column_bytes(st, 2) == STORE_HASH_LEN)
+                memcpy(o->ct_sha256, sqlite3_column_blob(st, 2), STORE_HASH_LEN);
+        if (sqlite3_column_bytes(st, 4) == (int)sizeof(o->key))
+                memcpy(o->key, sqlite3_column_blob(st, 4), sizeof(o->key));
+        text_out(st, 5, o->url, sizeof(o->url));
+        text_out(st, 6, o->path, sizeof(o->path));
+}
+
+#define OVERLAY_COLUMNS "id, serial, ct_sha256, size, key, url, path, registered"
+
+static int sq_overlay_current(struct store *s, const char *id, struct overlay_rec *ret)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "SELECT " OVERLAY_COLUMNS " FROM overlays WHERE id = ? ORDER BY serial DESC LIMIT 1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                overlay_from_row(st, ret);
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_err(db, rc, "reading an overlay");
+}
+
+static int sq_overlay_put(struct store *s, const struct overlay_rec *o)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        struct overlay_rec cur;
+        int r = exec(db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = sq_overlay_current(s, o->id, &cur);
+        if (r == 0 && cur.serial >= o->serial)
+                r = cur.serial == o->serial ? -EEXIST : -ESTALE;
+        else if (r == -ENOENT)
+                r = 0;
+        if (r == 0)
+                r = prepare(db, "INSERT INTO overlays (" OVERLAY_COLUMNS ") VALUES (?,?,?,?,?,?,?,?)", &st);
+        if (r == 0) {
+                sqlite3_bind_text(st, 1, o->id, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(st, 2, (sqlite3_int64)o->serial);
+                sqlite3_bind_blob(st, 3, o->ct_sha256, STORE_HASH_LEN, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(st, 4, (sqlite3_int64)o->size);
+                sqlite3_bind_blob(st, 5, o->key, sizeof(o->key), SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 6, o->url, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 7, o->path, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(st, 8, o->registered);
+                r = step_done(db, st, "registering an overlay");
+        }
+        if (r == 0)
+                return exec(db, "COMMIT");
+        (void)exec(db, "ROLLBACK");
+        return r;
+}
+
+static int sq_overlay_list(struct store *s, overlay_cb cb, void *ud)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "SELECT " OVERLAY_COLUMNS " FROM overlays ORDER BY id, serial DESC", &st), rc;
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct overlay_rec o;
+                overlay_from_row(st, &o);
+                r = cb(&o, ud);
+                explicit_bzero(&o, sizeof(o));
+                if (r < 0)
+                        break;
+        }
+        sqlite3_finalize(st);
+        return r < 0 ? r : rc == SQLITE_DONE ? 0 : sql_err(db, rc, "listing overlays");
+}
+
+static int sq_assign(struct store *s, const char *target, const char *overlay_id)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "INSERT OR REPLACE INTO assignments (target, overlay_id) VALUES (?,?)", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, overlay_id, -1, SQLITE_TRANSIENT);
+        return step_done(db, st, "assigning an overlay");
+}
+
+static int sq_unassign(struct store *s, const char *target)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "DELETE FROM assignments WHERE target = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+        r = step_done(db, st, "removing an assignment");
+        return r < 0 ? r : sqlite3_changes(db) ? 0 : -ENOENT;
+}
+
+static int sq_assignment_list(struct store *s, assignment_cb cb, void *ud)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "SELECT target, overlay_id FROM assignments ORDER BY target", &st), rc;
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                char t[STORE_TARGET_MAX], id[STORE_ID_LEN];
+                text_out(st, 0, t, sizeof(t));
+                text_out(st, 1, id, sizeof(id));
+                if ((r = cb(t, id, ud)) < 0)
+                        break;
+        }
+        sqlite3_finalize(st);
+        return r < 0 ? r : rc == SQLITE_DONE ? 0 : sql_err(db, rc, "listing assignments");
+}
+
+static int sq_machine_group(struct store *s, const char *machine_id, char ret[STORE_GROUP_MAX])
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "SELECT grp FROM machine_groups WHERE machine_id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, machine_id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                text_out(st, 0, ret, STORE_GROUP_MAX);
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_err(db, rc, "reading a machine's group");
+}
+
+static int sq_machine_set_group(struct store *s, const char *machine_id, const char *group)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, *group ? "INSERT OR REPLACE INTO machine_groups (machine_id, grp) VALUES (?,?)"
+                                   : "DELETE FROM machine_groups WHERE machine_id = ?",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, machine_id, -1, SQLITE_TRANSIENT);
+        if (*group)
+                sqlite3_bind_text(st, 2, group, -1, SQLITE_TRANSIENT);
+        return step_done(db, st, "setting a machine's group");
+}
+
+static int assigned(sqlite3 *db, const char *target, char ret[STORE_ID_LEN])
+{
+        sqlite3_stmt *st;
+        int r = prepare(db, "SELECT overlay_id FROM assignments WHERE target = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                text_out(st, 0, ret, STORE_ID_LEN);
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_err(db, rc, "reading an assignment");
+}
+
+static int sq_overlay_for(struct store *s, const char *machine_id, char ret[STORE_ID_LEN])
+{
+        sqlite3 *db = db_of(s);
+        char target[STORE_TARGET_MAX], group[STORE_GROUP_MAX];
+        snprintf(target, sizeof(target), "machine:%s", machine_id);
+        int r = assigned(db, target, ret);
+        if (r != -ENOENT)
+                return r;
+        r = sq_machine_group(s, machine_id, group);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (r == 0) {
+                snprintf(target, sizeof(target), "group:%s", group);
+                r = assigned(db, target, ret);
+                if (r != -ENOENT)
+                        return r;
+        }
+        return assigned(db, "default", ret);
+}
+
 /* ---- open ------------------------------------------------------------- */
 
 static void sq_close(struct store *s)
@@ -677,6 +867,15 @@ LOCKED(attestation_get, (struct store *s, const char *session_id, struct attesta
 LOCKED(ek_ca_add, (struct store *s, const struct ek_ca *ca), (s, ca))
 LOCKED(ek_ca_remove, (struct store *s, const char *id, char ret_id[STORE_CA_ID_LEN]), (s, id, ret_id))
 LOCKED(ek_ca_list, (struct store *s, ek_ca_cb cb, void *ud), (s, cb, ud))
+LOCKED(overlay_put, (struct store *s, const struct overlay_rec *o), (s, o))
+LOCKED(overlay_current, (struct store *s, const char *id, struct overlay_rec *ret), (s, id, ret))
+LOCKED(overlay_list, (struct store *s, overlay_cb cb, void *ud), (s, cb, ud))
+LOCKED(assign, (struct store *s, const char *target, const char *overlay_id), (s, target, overlay_id))
+LOCKED(unassign, (struct store *s, const char *target), (s, target))
+LOCKED(assignment_list, (struct store *s, assignment_cb cb, void *ud), (s, cb, ud))
+LOCKED(overlay_for, (struct store *s, const char *machine_id, char ret[STORE_ID_LEN]), (s, machine_id, ret))
+LOCKED(machine_set_group, (struct store *s, const char *machine_id, const char *group), (s, machine_id, group))
+LOCKED(machine_group, (struct store *s, const char *machine_id, char ret[STORE_GROUP_MAX]), (s, machine_id, ret))
 LOCKED(audit,
        (struct store *s, int64_t now, const char *actor, const char *action, const char *subject, const char *detail),
        (s, now, actor, action, subject, detail))
@@ -701,6 +900,15 @@ static const struct store_ops sqlite_ops = {
         .ek_ca_add = locked_ek_ca_add,
         .ek_ca_remove = locked_ek_ca_remove,
         .ek_ca_list = locked_ek_ca_list,
+        .overlay_put = locked_overlay_put,
+        .overlay_current = locked_overlay_current,
+        .overlay_list = locked_overlay_list,
+        .assign = locked_assign,
+        .unassign = locked_unassign,
+        .assignment_list = locked_assignment_list,
+        .overlay_for = locked_overlay_for,
+        .machine_set_group = locked_machine_set_group,
+        .machine_group = locked_machine_group,
         .audit = locked_audit,
         .audit_list = locked_audit_list,
 };
@@ -721,6 +929,11 @@ static const char schema[] =
         " time INTEGER NOT NULL, pcrs TEXT NOT NULL, verdict TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS ek_cas (id TEXT PRIMARY KEY, subject TEXT NOT NULL, not_after INTEGER NOT NULL,"
         " added INTEGER NOT NULL, der BLOB NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS overlays (id TEXT NOT NULL, serial INTEGER NOT NULL, ct_sha256 BLOB NOT NULL,"
+        " size INTEGER NOT NULL, key BLOB NOT NULL, url TEXT NOT NULL, path TEXT NOT NULL, registered INTEGER NOT NULL,"
+        " PRIMARY KEY (id, serial));"
+        "CREATE TABLE IF NOT EXISTS assignments (target TEXT PRIMARY KEY, overlay_id TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS machine_groups (machine_id TEXT PRIMARY KEY, grp TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS deleted_eks (ek_hash BLOB PRIMARY KEY, machine_id TEXT NOT NULL, time INTEGER NOT NULL);"
         "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
         " actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL);";

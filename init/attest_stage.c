@@ -47,6 +47,18 @@ static int result_json(const struct attest_result *r, char **ret)
                 json_object_object_add(steps, attest_step_name(s), json_object_new_int64(r->step_ms[s]));
         json_object_object_add(o, "step_ms", steps);
         json_object_object_add(o, "total_ms", json_object_new_int64(r->total_ms));
+        if (r->overlay.present) {
+                json_object *ov = json_object_new_object();
+                char hex[65];
+                for (int i = 0; i < 32; i++)
+                        snprintf(hex + 2 * i, 3, "%02x", r->overlay.sha256[i]);
+                json_object_object_add(ov, "id", json_object_new_string(r->overlay.id));
+                json_object_object_add(ov, "serial", json_object_new_int64((int64_t)r->overlay.serial));
+                json_object_object_add(ov, "sha256", json_object_new_string(hex));
+                json_object_object_add(ov, "size", json_object_new_int64((int64_t)r->overlay.size));
+                json_object_object_add(ov, "url", json_object_new_string(r->overlay.url));
+                json_object_object_add(o, "overlay", ov);
+        }
         const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         *ret = t ? strdup(t) : NULL;
         json_object_put(o);
@@ -81,6 +93,13 @@ int attest_state_write(const char *dir, const struct attest_result *r)
                 k = result_json(r, &json);
         if (k == 0)
                 k = write_in(dir, "result.json", json, strlen(json), 0644);
+        /* the overlay the reply named, and its data key (secret) */
+        char ovpath[512];
+        snprintf(ovpath, sizeof(ovpath), "%s/overlay.key", dir);
+        if (k == 0 && r->overlay.present)
+                k = write_in(dir, "overlay.key", r->overlay.key, sizeof(r->overlay.key), 0600);
+        else if (k == 0 && unlink(ovpath) < 0 && errno != ENOENT)
+                k = negative_errno();
         return k;
 }
 
@@ -207,6 +226,13 @@ int attest_stage_run(const struct attest_stage_opts *o, char *detail, size_t len
                                    o->state_dir ? o->state_dir : ATTEST_STATE_DIR, strerror(-k));
         }
         log_info("attest", "credential and E kept in %s/ (0600)", o->state_dir ? o->state_dir : ATTEST_STATE_DIR);
+        if (res.overlay.present)
+                log_info("attest", "overlay %s serial %llu (%llu bytes) assigned%s%s; its key unwrapped with E",
+                         res.overlay.id, (unsigned long long)res.overlay.serial, (unsigned long long)res.overlay.size,
+                         res.overlay.url[0] ? " at " : ", served by the attestation server",
+                         res.overlay.url[0] ? res.overlay.url : "");
+        else
+                log_warn("attest", "the server assigned no overlay to this machine");
         char until[32] = "?";
         time_t t = (time_t)res.expires;
         struct tm tm;

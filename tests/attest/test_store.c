@@ -202,6 +202,77 @@ static void test_sessions(void **state)
         assert_int_equal(s->ops->session_gc(s, 102), 0);
 }
 
+static struct overlay_rec new_overlay(const char *id, uint64_t serial)
+{
+        struct overlay_rec o = { .serial = serial, .size = 1000 + serial, .registered = 5 };
+        snprintf(o.id, sizeof(o.id), "%s", id);
+        memset(o.ct_sha256, (int)serial, sizeof(o.ct_sha256));
+        memset(o.key, 0x30 + (int)serial, sizeof(o.key));
+        snprintf(o.path, sizeof(o.path), "/srv/overlays/%s-%llu.ovl", id, (unsigned long long)serial);
+        return o;
+}
+
+static int count_cb(const struct overlay_rec *o, void *ud)
+{
+        ++*(int *)ud;
+        return 0;
+}
+
+static void test_overlays(void **state)
+{
+        struct store *s = *state;
+        static const char A[] = "11111111-2222-4333-8444-555555555555", B[] = "99999999-2222-4333-8444-555555555555";
+        struct overlay_rec got, o = new_overlay(A, 3);
+        char id[STORE_ID_LEN], grp[STORE_GROUP_MAX];
+        assert_int_equal(s->ops->overlay_current(s, A, &got), -ENOENT);
+        assert_int_equal(s->ops->overlay_put(s, &o), 0);
+        assert_int_equal(s->ops->overlay_put(s, &o), -EEXIST);
+        o = new_overlay(A, 2); /* older than what is registered: a rollback */
+        assert_int_equal(s->ops->overlay_put(s, &o), -ESTALE);
+        o = new_overlay(A, 5);
+        assert_int_equal(s->ops->overlay_put(s, &o), 0);
+        assert_int_equal(s->ops->overlay_current(s, A, &got), 0);
+        assert_int_equal(got.serial, 5);
+        assert_int_equal(got.size, 1005);
+        assert_memory_equal(got.key, o.key, sizeof(o.key));
+        assert_memory_equal(got.ct_sha256, o.ct_sha256, sizeof(o.ct_sha256));
+        assert_string_equal(got.path, o.path);
+        o = new_overlay(B, 1);
+        snprintf(o.url, sizeof(o.url), "https://cdn.example/b.ovl");
+        o.path[0] = '\0';
+        assert_int_equal(s->ops->overlay_put(s, &o), 0);
+        int n = 0;
+        assert_int_equal(s->ops->overlay_list(s, count_cb, &n), 0);
+        assert_int_equal(n, 3);
+
+        /* machine, then its group, then the default */
+        struct machine m = new_machine(9, MACHINE_ENROLLED);
+        assert_int_equal(s->ops->machine_put(s, &m), 0);
+        assert_int_equal(s->ops->overlay_for(s, m.id, id), -ENOENT);
+        assert_int_equal(s->ops->assign(s, "default", B), 0);
+        assert_int_equal(s->ops->overlay_for(s, m.id, id), 0);
+        assert_string_equal(id, B);
+        assert_int_equal(s->ops->machine_group(s, m.id, grp), -ENOENT);
+        assert_int_equal(s->ops->machine_set_group(s, m.id, "rack-7"), 0);
+        assert_int_equal(s->ops->machine_group(s, m.id, grp), 0);
+        assert_string_equal(grp, "rack-7");
+        assert_int_equal(s->ops->assign(s, "group:rack-7", A), 0);
+        assert_int_equal(s->ops->overlay_for(s, m.id, id), 0);
+        assert_string_equal(id, A);
+        char target[STORE_TARGET_MAX];
+        snprintf(target, sizeof(target), "machine:%s", m.id);
+        assert_int_equal(s->ops->assign(s, target, B), 0);
+        assert_int_equal(s->ops->overlay_for(s, m.id, id), 0);
+        assert_string_equal(id, B);
+        assert_int_equal(s->ops->unassign(s, target), 0);
+        assert_int_equal(s->ops->unassign(s, target), -ENOENT);
+        assert_int_equal(s->ops->overlay_for(s, m.id, id), 0);
+        assert_string_equal(id, A);
+        assert_int_equal(s->ops->machine_set_group(s, m.id, ""), 0); /* leaves the group */
+        assert_int_equal(s->ops->overlay_for(s, m.id, id), 0);
+        assert_string_equal(id, B);
+}
+
 /* The server's threads share one store: operations that are transactions
  * (session_take, approve) must not interleave. */
 #define THREADS 8
@@ -315,6 +386,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_approvals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_overlays, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_attestations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_9, setup, teardown),
