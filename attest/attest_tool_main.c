@@ -14,11 +14,13 @@
 #include <tss2/tss2_tctildr.h>
 
 #include "client.h"
+#include "fileio.h"
 #include "util.h"
 
 static const char usage_text[] =
         "Usage: ember-attest-client --tcti SPEC --url https://HOST:PORT (--pin PIN | --ca FILE)...\n"
         "                           [--ek auto|rsa|ecc256|ecc384] [--event-log FILE] [--timeout MS]\n"
+        "                           [--overlay-out FILE [--overlay-key-out FILE]]\n"
         "Attests this TPM to ember-attestd, as an Ember node does at boot: EK, AK,\n"
         "challenge, ActivateCredential, quote, evidence; prints the credential's\n"
         "machine, image and expiry and the time each step took, or why it failed.\n"
@@ -34,6 +36,12 @@ static const char usage_text[] =
         "                     whose certificate the TPM holds, else rsa\n"
         "  --event-log FILE   default " ATTEST_EVENT_LOG_DEFAULT "\n"
         "  --timeout MS       per request (default 20000)\n"
+        "  --overlay-out FILE fetch the overlay the attestation named into FILE, as\n"
+        "                     a node does (with the credential and a proof by E, or\n"
+        "                     from the URL the server gave)\n"
+        "  --overlay-key-out FILE\n"
+        "                     write its data key, unwrapped with E, to FILE (0600,\n"
+        "                     hex), for emberctl overlay apply --data-key\n"
         "  --help             this text\n"
         "\n"
         "Exit status: 0 attested, 1 failed or refused, 2 bad usage.\n";
@@ -71,6 +79,17 @@ static void print_result(const struct attest_result *res)
         printf("credential %s\n", res->credential);
         printf("ek         %s\n", attest_ek_to_string(res->ek_type));
         printf("ek_name    %s\n", hex);
+        if (res->overlay.present) {
+                char d[65];
+                for (int i = 0; i < 32; i++)
+                        snprintf(d + 2 * i, 3, "%02x", res->overlay.sha256[i]);
+                printf("overlay    %s serial %llu, %llu bytes, sha256 %s, %s%s\n", res->overlay.id,
+                       (unsigned long long)res->overlay.serial, (unsigned long long)res->overlay.size, d,
+                       res->overlay.url[0] ? "at " : "served by the attestation server",
+                       res->overlay.url[0] ? res->overlay.url : "");
+        } else {
+                printf("overlay    none assigned\n");
+        }
         if (res->ek_cert_len)
                 printf("ek_cert    %zu bytes sent\n", res->ek_cert_len);
         else
@@ -84,6 +103,42 @@ static void print_result(const struct attest_result *res)
 static void warn_stderr(void *ud, const char *line)
 {
         fprintf(stderr, "ember-attest-client: %s\n", line);
+}
+
+static const char *overlay_out, *overlay_key_out;
+
+static int to_file(void *ud, const void *p, size_t n)
+{
+        return fwrite(p, 1, n, ud) == n ? 0 : -EIO;
+}
+
+static int fetch(const struct attest_client_config *cfg, const struct attest_result *res)
+{
+        char why[600] = "";
+        if (!overlay_out)
+                return 0;
+        if (!res->overlay.present)
+                return fprintf(stderr, "ember-attest-client: --overlay-out: the server assigned no overlay\n"), 1;
+        if (overlay_key_out) {
+                char hex[66];
+                for (int i = 0; i < 32; i++)
+                        snprintf(hex + 2 * i, 3, "%02x", res->overlay.key[i]);
+                hex[64] = '\n';
+                int k = write_file_atomic(overlay_key_out, hex, 65, 0600);
+                explicit_bzero(hex, sizeof(hex));
+                if (k < 0)
+                        return fprintf(stderr, "ember-attest-client: %s: %s\n", overlay_key_out, strerror(-k)), 1;
+        }
+        FILE *f = fopen(overlay_out, "we");
+        if (!f)
+                return fprintf(stderr, "ember-attest-client: %s: %m\n", overlay_out), 1;
+        int k = attest_fetch_overlay(cfg, res, to_file, f, 0, why, sizeof(why));
+        if (fclose(f) != 0 && k == 0)
+                k = -EIO;
+        if (k < 0)
+                return fprintf(stderr, "ember-attest-client: fetching the overlay: %s\n", why[0] ? why : strerror(-k)), 1;
+        printf("fetched    %llu bytes into %s\n", (unsigned long long)res->overlay.size, overlay_out);
+        return 0;
 }
 
 static int run(const char *tcti_spec, const struct attest_client_config *cfg)
@@ -112,8 +167,9 @@ static int run(const char *tcti_spec, const struct attest_client_config *cfg)
                 return 1;
         }
         print_result(&res);
+        r = fetch(cfg, &res);
         attest_result_free(&res);
-        return 0;
+        return r;
 }
 
 int main(int argc, char **argv)
@@ -123,6 +179,7 @@ int main(int argc, char **argv)
                 { "pin", required_argument, NULL, 'p' },      { "ca", required_argument, NULL, 'c' },
                 { "event-log", required_argument, NULL, 'l' }, { "timeout", required_argument, NULL, 'T' },
                 { "ek", required_argument, NULL, 'e' },       { "help", no_argument, NULL, 'h' },
+                { "overlay-out", required_argument, NULL, 'o' }, { "overlay-key-out", required_argument, NULL, 'k' },
                 {},
         };
         struct attest_client_config cfg = { .warn = warn_stderr };
@@ -147,6 +204,12 @@ int main(int argc, char **argv)
                 case 'e':
                         if (attest_ek_from_string(optarg, &cfg.ek) < 0)
                                 return usage_error("--ek expects auto, rsa, ecc256 or ecc384, got ", optarg);
+                        break;
+                case 'o':
+                        overlay_out = optarg;
+                        break;
+                case 'k':
+                        overlay_key_out = optarg;
                         break;
                 case 'l':
                         cfg.event_log_path = optarg;

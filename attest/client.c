@@ -782,13 +782,13 @@ static int curl_errno(CURLcode c)
 /* "POST /v1/attest/challenge: <curl's own detail> (curl error N)": curl's
  * error buffer names the address and what went wrong more precisely than
  * its generic text, which it otherwise repeats. */
-static int http_fail(struct run *r, const char *path, CURLcode c)
+static int http_fail(struct run *r, const char *what, CURLcode c)
 {
         if (c == CURLE_WRITE_ERROR && r->body_too_big)
-                return reason_fail(&r->w, -EBADMSG, "POST %s: the reply is larger than %u bytes", path, REPLY_MAX);
+                return reason_fail(&r->w, -EBADMSG, "%s: the reply is larger than %u bytes", what, REPLY_MAX);
         bool ip_name = c == CURLE_PEER_FAILED_VERIFICATION && strstr(r->curl_err, "CN_MISMATCH") &&
                        url_host_is_ip(r->cfg->url);
-        return reason_fail(&r->w, curl_errno(c), "POST %s: %s (curl error %d)%s", path,
+        return reason_fail(&r->w, curl_errno(c), "%s: %s (curl error %d)%s", what,
                            r->curl_err[0] ? r->curl_err : curl_easy_strerror(c), (int)c,
                            ip_name ? "; this TLS library cannot match an IP address in a certificate: pin the "
                                      "server's key too, or address it by a DNS name" : "");
@@ -838,8 +838,11 @@ static int post(struct run *r, const char *path, const char *what, json_object *
         SETOPT(r, CURLOPT_POSTFIELDS, text);
         SETOPT(r, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
         CURLcode c = curl_easy_perform(r->curl);
-        if (c != CURLE_OK)
-                return http_fail(r, path, c);
+        if (c != CURLE_OK) {
+                char post_path[600];
+                snprintf(post_path, sizeof(post_path), "POST %s", path);
+                return http_fail(r, post_path, c);
+        }
         curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
         json_object *o = r->body ? parse_json(r->body, r->body_len) : NULL;
         if (status != 200) {
@@ -1094,6 +1097,150 @@ static int evidence(struct run *r, struct attest_result *res)
                 return k;
         k = parse_verdict(r, reply, res);
         json_object_put(reply);
+        return k;
+}
+
+/* ---- fetching the overlay ------------------------------------------------ */
+
+#define POP_LABEL "ember-v1-pop"
+#define FETCH_TIMEOUT_MS 300000
+
+int attest_pop_sign(const struct attest_result *res, int64_t t, uint8_t *sig, size_t size, size_t *ret_len)
+{
+        uint8_t h[32];
+        char tbuf[24];
+        mbedtls_sha256_context c;
+        snprintf(tbuf, sizeof(tbuf), "%lld", (long long)t);
+        mbedtls_sha256_init(&c);
+        mbedtls_sha256_starts_ret(&c, 0);
+        mbedtls_sha256_update_ret(&c, (const unsigned char *)POP_LABEL, sizeof(POP_LABEL)); /* with its NUL */
+        mbedtls_sha256_update_ret(&c, (const unsigned char *)res->credential, strlen(res->credential) + 1);
+        mbedtls_sha256_update_ret(&c, (const unsigned char *)tbuf, strlen(tbuf));
+        mbedtls_sha256_finish_ret(&c, h);
+        mbedtls_sha256_free(&c);
+        if (size < MBEDTLS_ECDSA_MAX_LEN)
+                return -ENOBUFS;
+        int k = mbedtls_pk_sign((mbedtls_pk_context *)&res->e, MBEDTLS_MD_SHA256, h, sizeof(h), sig, ret_len, rng_kernel,
+                                NULL);
+        return k == 0 ? 0 : -EIO;
+}
+
+struct fetch {
+        struct run *r;
+        attest_sink sink;
+        void *ud;
+        uint64_t got, max;
+        int sink_err;
+        long status;
+};
+
+static size_t on_blob(char *data, size_t size, size_t nmemb, void *ud)
+{
+        struct fetch *f = ud;
+        size_t n = size * nmemb;
+        if (f->status == 0)
+                curl_easy_getinfo(f->r->curl, CURLINFO_RESPONSE_CODE, &f->status);
+        if (f->status != 200)
+                return on_body(data, size, nmemb, f->r); /* the refusal's JSON */
+        if (n > f->max - f->got) {
+                f->sink_err = -EFBIG;
+                return 0;
+        }
+        f->got += n;
+        int k = f->sink(f->ud, data, n);
+        if (k < 0) {
+                f->sink_err = k;
+                return 0;
+        }
+        return n;
+}
+
+int attest_fetch_overlay(const struct attest_client_config *cfg, const struct attest_result *res, attest_sink sink,
+                         void *userdata, unsigned timeout_ms, char *why, size_t whylen)
+{
+        const struct reason w = { why, whylen };
+        if (!res || !res->overlay.present || !res->credential)
+                return reason_fail(&w, -EINVAL, "no overlay was named by the attestation");
+        int k = config_check(cfg, &w);
+        if (k < 0)
+                return k;
+        struct run *r = calloc(1, sizeof(*r));
+        if (!r)
+                return reason_fail(&w, -ENOMEM, "out of memory");
+        *r = (struct run){ .cfg = cfg, .w = w, .ek = ESYS_TR_NONE, .ak = ESYS_TR_NONE, .session = ESYS_TR_NONE };
+        struct fetch f = { .r = r, .sink = sink, .ud = userdata, .max = res->overlay.size };
+        const bool external = res->overlay.url[0] != '\0';
+        char url[700], what[720];
+        json_object *body = NULL;
+        k = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? http_open(r) : reason_fail(&w, -ENOMEM, "curl_global_init failed");
+        if (k == 0 && external) {
+                /* any server may hold the blob: its TLS is checked the usual way, no pin */
+                snprintf(url, sizeof(url), "%s", res->overlay.url);
+                snprintf(what, sizeof(what), "GET %s", url);
+                curl_easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+                curl_easy_setopt(r->curl, CURLOPT_PINNEDPUBLICKEY, NULL);
+                curl_easy_setopt(r->curl, CURLOPT_CAINFO, cfg->ca_file && *cfg->ca_file ? cfg->ca_file : NULL);
+                curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+                curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+                curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
+        } else if (k == 0) {
+                uint8_t sig[MBEDTLS_ECDSA_MAX_LEN], e_der[160];
+                size_t sig_len = 0;
+                int64_t now = (int64_t)time(NULL);
+                int n = mbedtls_pk_write_pubkey_der((mbedtls_pk_context *)&res->e, e_der, sizeof(e_der));
+                size_t base = strlen(cfg->url);
+                while (base > 0 && cfg->url[base - 1] == '/')
+                        base--;
+                snprintf(url, sizeof(url), "%.*s/v1/overlay", (int)base, cfg->url);
+                snprintf(what, sizeof(what), "POST /v1/overlay");
+                body = json_object_new_object();
+                if (n <= 0 || !body || attest_pop_sign(res, now, sig, sizeof(sig), &sig_len) < 0)
+                        k = reason_fail(&w, -EIO, "signing the request with E failed");
+                else if ((k = json_add(body, "credential", json_object_new_string(res->credential))) == 0 &&
+                         (k = json_add_b64(body, "e_pub", e_der + sizeof(e_der) - n, (size_t)n)) == 0 &&
+                         (k = json_add(body, "time", json_object_new_int64(now))) == 0)
+                        k = json_add_b64(body, "signature", sig, sig_len);
+                const char *text = k == 0 ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
+                if (k == 0 && !text)
+                        k = reason_fail(&w, -ENOMEM, "out of memory");
+                if (k == 0) {
+                        curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, text);
+                        curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
+                }
+        }
+        if (k == 0) {
+                curl_easy_setopt(r->curl, CURLOPT_URL, url);
+                curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_blob);
+                curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &f);
+                curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, (long)(timeout_ms ? timeout_ms : FETCH_TIMEOUT_MS));
+                r->curl_err[0] = '\0';
+                CURLcode c = curl_easy_perform(r->curl);
+                if (f.status == 0)
+                        curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &f.status);
+                if (c == CURLE_WRITE_ERROR && f.sink_err == -EFBIG)
+                        k = reason_fail(&w, -EFBIG, "%s: more than the %llu bytes the attestation named", what,
+                                        (unsigned long long)f.max);
+                else if (c == CURLE_WRITE_ERROR && f.sink_err < 0)
+                        k = f.sink_err; /* the sink said why */
+                else if (c != CURLE_OK)
+                        k = http_fail(r, what, c);
+                else if (f.status != 200) {
+                        char esc[400];
+                        json_object *o = r->body ? parse_json(r->body, r->body_len) : NULL;
+                        const char *err = o ? json_str(o, "error") : NULL;
+                        escape(err ? err : "no reason given", esc, sizeof(esc));
+                        json_object_put(o);
+                        k = reason_fail(&w, f.status >= 500 || f.status == 429 ? -ECONNABORTED : -EPERM,
+                                        "%s: HTTP %ld: %s", what, f.status, esc);
+                } else if (f.got != f.max)
+                        k = reason_fail(&w, -ECONNABORTED, "%s: %llu of %llu bytes", what, (unsigned long long)f.got,
+                                        (unsigned long long)f.max);
+        }
+        json_object_put(body);
+        http_close(r);
+        curl_global_cleanup();
+        free(r->body);
+        free(r);
         return k;
 }
 

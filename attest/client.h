@@ -130,6 +130,25 @@ struct attest_result {
 int attest_run(ESYS_CONTEXT *esys, const struct attest_client_config *cfg, struct attest_result *ret, char *why,
                size_t whylen);
 
+/* Receives the overlay's bytes as they arrive; a negative return stops the
+ * transfer (its value is returned by attest_fetch_overlay). */
+typedef int (*attest_sink)(void *userdata, const void *p, size_t n);
+
+/* Fetches the overlay res names, giving its bytes to sink: from
+ * res->overlay.url when set (a plain GET: any HTTP(S) server or CDN may
+ * hold it, the blob being encrypted and signed; https there is checked
+ * against the system's CAs and cfg's CA file), else from the attestation
+ * server's POST /v1/overlay with the credential and a fresh proof of
+ * possession of E (the server's TLS authenticated as for attest_run).
+ * More than res->overlay.size bytes stop it (-EFBIG). timeout_ms bounds
+ * the whole transfer (0: 300 s). 0, or -errno with why, as attest_run. */
+int attest_fetch_overlay(const struct attest_client_config *cfg, const struct attest_result *res, attest_sink sink,
+                         void *userdata, unsigned timeout_ms, char *why, size_t whylen);
+
+/* The proof of possession for a request with the credential: E's ECDSA
+ * signature (DER) over SHA-256("ember-v1-pop" NUL credential NUL time). */
+int attest_pop_sign(const struct attest_result *res, int64_t time, uint8_t *sig, size_t size, size_t *ret_len);
+
 /* Frees what a successful attest_run() put in r (credential, E) and
  * clears it. Accepts NULL and an all-zero result. */
 void attest_result_free(struct attest_result *r);

@@ -16,7 +16,9 @@
 #include <tss2/tss2_mu.h>
 
 #include "ekcert.h"
+#include "admin.h"
 #include "fileio.h"
+#include "overlay_cmd.h"
 #include "pki.h"
 #include "refvalues.h"
 #include "site.h"
@@ -70,6 +72,19 @@ static const char usage_text[] =
         "  ek-ca remove ID                          stop trusting one (ID: 8 or more of its\n"
         "                                           leading digits); the machines it\n"
         "                                           enrolled stay enrolled\n"
+        "\n"
+        "Sealed overlays (a node's configuration; see overlay --help for seal,\n"
+        "inspect, verify and apply):\n"
+        "  overlay register FILE --data-key KEYFILE [--url URL] [--signer PUB.pem]\n"
+        "                                           keep its key (and the file, served by\n"
+        "                                           the server, unless nodes fetch it from\n"
+        "                                           URL); a serial must rise\n"
+        "  overlay assign OVERLAY-ID (--machine ID | --group NAME | --default)\n"
+        "                                           what attested nodes get: their own,\n"
+        "                                           else their group's, else the default\n"
+        "  overlay unassign (--machine ID | --group NAME | --default)\n"
+        "  overlay list                             overlays, serials and assignments\n"
+        "  machine group ID NAME|--none             put a machine in a group (or none)\n"
         "\n"
         "  audit                                    the audit log, oldest first\n"
         "\n"
@@ -253,6 +268,22 @@ static int cmd_machine(struct store *s, int argc, char **argv)
                 if (r >= 0 && n == 0)
                         printf("no machines\n");
                 return r < 0 ? 1 : 0;
+        }
+        if (streq(sub, "group")) {
+                struct machine m;
+                if (argc != 4)
+                        return usage_error("machine group needs a machine id and a group NAME (or --none)");
+                const char *g = streq(argv[3], "--none") ? "" : argv[3];
+                if (strlen(g) >= STORE_GROUP_MAX || strpbrk(g, " \t\n:") || (!*g && !streq(argv[3], "--none")))
+                        return usage_error("group %s: expected 1 to %d characters, no blanks or ':'", argv[3],
+                                           STORE_GROUP_MAX - 1);
+                if (s->ops->machine_get(s, argv[2], &m) < 0)
+                        return fprintf(stderr, "emberctl: no machine %s\n", argv[2]), 1;
+                if (s->ops->machine_set_group(s, argv[2], g) < 0)
+                        return fprintf(stderr, "emberctl: setting the group failed\n"), 1;
+                (void)s->ops->audit(s, now_s(), "operator", "machine.group", argv[2], *g ? g : "(none)");
+                printf("machine %s: %s%s\n", argv[2], *g ? "group " : "in no group", g);
+                return 0;
         }
         if (argc != 3)
                 return usage_error("machine %s needs one machine id", sub);
@@ -705,7 +736,12 @@ int main(int argc, char **argv)
                                                                    : usage_error("server: the only subcommand is init");
         if (streq(cmd, "image") && i + 1 < argc && streq(argv[i + 1], "site"))
                 return site_command(argc - i - 1, argv + i + 1); /* no database: it only writes a file */
-        if (!streq(cmd, "machine") && !streq(cmd, "image") && !streq(cmd, "ek-ca") && !streq(cmd, "audit"))
+        /* sealing, inspecting and applying need no database; the server's
+         * side of overlays does */
+        if (streq(cmd, "overlay") && !(i + 1 < argc && overlay_admin_handles(argv[i + 1])))
+                return overlay_command(argc - i, argv + i);
+        if (!streq(cmd, "machine") && !streq(cmd, "image") && !streq(cmd, "ek-ca") && !streq(cmd, "audit") &&
+            !streq(cmd, "overlay"))
                 return usage_error("unknown command '%s'", cmd);
         for (int k = i + 1; k < argc; k++)
                 if (streq(cmd, "ek-ca") && (streq(argv[k], "--help") || streq(argv[k], "-h")))
@@ -716,6 +752,7 @@ int main(int argc, char **argv)
         int r = streq(cmd, "machine") ? cmd_machine(s, argc - i, argv + i)
                 : streq(cmd, "image")  ? cmd_image(s, argc - i, argv + i)
                 : streq(cmd, "ek-ca")  ? cmd_ek_ca(s, argc - i, argv + i)
+                : streq(cmd, "overlay") ? overlay_admin_command(s, db, argc - i - 1, argv + i + 1)
                                        : (s->ops->audit_list(s, print_line, NULL) < 0 ? 1 : 0);
         store_close(s);
         return r;
