@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "fileio.h"
+#include "format.h"
 #include "initrd.h"
 #include "pins.h"
 #include "pki.h"
@@ -73,6 +74,31 @@ static int site_cpio(const char *dir, const struct site_config *c, int64_t mtime
                         return reason_fail(w, k, "copying %s: %s", c->ca_path, strerror(-k));
                 off += (size_t)snprintf(spec + off, sizeof(spec) - off, "file /etc/ember/attest-ca.pem %s 0644 0 0\n",
                                         ca_path);
+        }
+        if (c->n_signers) {
+                char path[512];
+                _cleanup_free_ char *all = NULL;
+                size_t total = 0;
+                for (size_t i = 0; i < c->n_signers; i++) {
+                        _cleanup_free_ char *pem = NULL;
+                        size_t len = 0;
+                        int k = read_file_all(c->signers[i], CA_FILE_MAX, &pem, &len);
+                        if (k < 0)
+                                return reason_fail(w, k, "--overlay-signer %s: %s", c->signers[i], strerror(-k));
+                        char *n = realloc(all, total + len + 2);
+                        if (!n)
+                                return reason_fail(w, -ENOMEM, "out of memory");
+                        all = n;
+                        memcpy(all + total, pem, len);
+                        total += len;
+                        if (len && pem[len - 1] != '\n')
+                                all[total++] = '\n';
+                }
+                int k = write_text(dir, "overlay-signers.pem", all ? all : "", total, path, sizeof(path));
+                if (k < 0)
+                        return reason_fail(w, k, "writing %s: %s", path, strerror(-k));
+                off += (size_t)snprintf(spec + off, sizeof(spec) - off,
+                                        "file /etc/ember/overlay-signers.pem %s 0644 0 0\n", path);
         }
         if (off >= sizeof(spec))
                 return reason_fail(w, -ENAMETOOLONG, "temporary directory name too long");
@@ -164,6 +190,14 @@ int site_build(const char *initrd_in, const struct site_config *c, const char *o
                 if (k < 0)
                         return k;
         }
+        for (size_t i = 0; i < c->n_signers; i++) {
+                struct overlay_signers *sg = NULL;
+                char sw[300];
+                const struct reason swr = { sw, sizeof(sw) };
+                if (overlay_signers_load(c->signers[i], &sg, &swr) < 0)
+                        return reason_fail(&w, -EINVAL, "--overlay-signer %s: %s", c->signers[i], sw);
+                overlay_signers_free(sg);
+        }
         char dir[] = "/tmp/ember-site.XXXXXX";
         if (!mkdtemp(dir))
                 return reason_fail(&w, negative_errno(), "mkdtemp: %m");
@@ -172,7 +206,7 @@ int site_build(const char *initrd_in, const struct site_config *c, const char *o
         int k = site_cpio(dir, c, mtime, &w);
         if (k == 0)
                 k = concatenate(initrd_in, cpio, out, &w);
-        static const char *const names[] = { "site.cpio", "attest.pins", "attest-ca.pem" };
+        static const char *const names[] = { "site.cpio", "attest.pins", "attest-ca.pem", "overlay-signers.pem" };
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 char p[sizeof(dir) + 16];
                 snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
@@ -186,6 +220,7 @@ static int site_usage(FILE *f, int status)
 {
         fputs("Usage: emberctl image site --initrd FILE --out FILE\n"
               "                           (--server-dir DIR | --pin PIN... | --ca FILE)...\n"
+              "                           [--overlay-signer PUB.pem]...\n"
               "\n"
               "Makes a site's image: the generic initrd FILE followed by a cpio holding\n"
               "/etc/ember/attest.pins and /etc/ember/attest-ca.pem, so its nodes can\n"
@@ -199,6 +234,9 @@ static int site_usage(FILE *f, int status)
               "  --pin PIN          a pin of the server's key, sha256//BASE64; repeat to\n"
               "                     accept several (key rotation)\n"
               "  --ca FILE          PEM CA(s) the server's certificate must chain to\n"
+              "  --overlay-signer FILE\n"
+              "                     PEM public key(s) that may sign the site's overlays\n"
+              "                     (/etc/ember/overlay-signers.pem); repeat to rotate\n"
               "\n"
               "Entry times come from $SOURCE_DATE_EPOCH (else 0): same inputs, same bytes.\n"
               "Exit status: 0 written, 1 failed, 2 bad usage.\n",
@@ -212,6 +250,7 @@ int site_command(int argc, char **argv)
                 { "initrd", required_argument, NULL, 'i' }, { "out", required_argument, NULL, 'o' },
                 { "pin", required_argument, NULL, 'p' },    { "ca", required_argument, NULL, 'c' },
                 { "server-dir", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' },
+                { "overlay-signer", required_argument, NULL, 'S' },
                 {},
         };
         struct site_config c = { 0 };
@@ -237,6 +276,11 @@ int site_command(int argc, char **argv)
                         break;
                 case 's':
                         server_dir = optarg;
+                        break;
+                case 'S':
+                        if (c.n_signers == ELEMENTSOF(c.signers))
+                                return fprintf(stderr, "emberctl: at most %zu --overlay-signer\n", ELEMENTSOF(c.signers)), 2;
+                        c.signers[c.n_signers++] = optarg;
                         break;
                 case 'h':
                         return site_usage(stdout, 0);
@@ -273,7 +317,8 @@ int site_command(int argc, char **argv)
         if (k < 0)
                 return fprintf(stderr, "emberctl: reading back %s: %s\n", out, strerror(-k)), 1;
         mbedtls_sha256_ret((const unsigned char *)bytes, len, d, 0);
-        printf("wrote %s: %s + %zu pin(s)%s, %zu bytes\nsha256 ", out, in, c.n_pins, c.ca_path ? " + CA" : "", len);
+        printf("wrote %s: %s + %zu pin(s)%s%s, %zu bytes\nsha256 ", out, in, c.n_pins, c.ca_path ? " + CA" : "",
+               c.n_signers ? " + overlay signers" : "", len);
         for (size_t i = 0; i < sizeof(d); i++)
                 printf("%02x", d[i]);
         printf("\n");

@@ -5,6 +5,7 @@
  *
  *   /etc/ember/attest.pins    one "sha256//BASE64" a line
  *   /etc/ember/attest-ca.pem  the CA(s) the server's certificate chains to
+ *   /etc/ember/overlay-signers.pem  the keys that may sign its overlays
  *
  * The kernel unpacks concatenated cpio archives in order, so these files
  * land in the node's root beside the generic image's. Because they are part
@@ -21,6 +22,10 @@ struct site_config {
         const char *pins[16]; /* each "sha256//BASE64" */
         size_t n_pins;
         const char *ca_path;  /* PEM, one or more certificates; NULL for none */
+        /* PEM files of the public keys that may sign the site's overlays
+         * (/etc/ember/overlay-signers.pem, all of them concatenated) */
+        const char *signers[16];
+        size_t n_signers;
 };
 
 /* Writes initrd_in + zero padding to 4 bytes + the site cpio to out,

@@ -143,10 +143,11 @@ static int tpm_open(const char *dev, TSS2_TCTI_CONTEXT **tcti_ret, ESYS_CONTEXT 
 }
 
 /* What the image says about the server: its pins and/or its CA. */
-static int server_trust(const struct attest_stage_opts *o, char **pins, const char **ca, const struct reason *w)
+int attest_server_trust(const char *pins_path, const char *ca_path, char **pins, const char **ca,
+                        const struct reason *w)
 {
-        const char *pins_path = o->pins_path ? o->pins_path : ATTEST_PINS_PATH;
-        const char *ca_path = o->ca_path ? o->ca_path : ATTEST_CA_PATH;
+        pins_path = pins_path ? pins_path : ATTEST_PINS_PATH;
+        ca_path = ca_path ? ca_path : ATTEST_CA_PATH;
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         char why[160];
@@ -177,7 +178,7 @@ int attest_stage_run(const struct attest_stage_opts *o, char *detail, size_t len
 
         if (!o->url)
                 return reason_fail(&w, -EINVAL, "ember.attest_url is not set: no attestation server to ask");
-        int k = server_trust(o, &pins, &ca, &w);
+        int k = attest_server_trust(o->pins_path, o->ca_path, &pins, &ca, &w);
         if (k < 0)
                 return k;
         log_info("attest", "server %s, authenticated by %s%s%s", o->url, pins ? "its key's pin" : "",

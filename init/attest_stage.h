@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "client.h"
+#include "reason.h"
 
 #define ATTEST_PINS_PATH "/etc/ember/attest.pins"
 #define ATTEST_CA_PATH "/etc/ember/attest-ca.pem"
@@ -26,6 +27,13 @@
 /* Writes the three files above into dir (created 0700 if missing), each
  * atomically. 0 or -errno. */
 int attest_state_write(const char *dir, const struct attest_result *r);
+
+/* What the image says about the server (NULL paths: the defaults above):
+ * *pins (malloc, curl's list, or NULL) and/or *ca (the CA file's path, or
+ * NULL). -ENOKEY when it says nothing: a node never talks to a server it
+ * cannot authenticate. */
+int attest_server_trust(const char *pins_path, const char *ca_path, char **pins, const char **ca,
+                        const struct reason *w);
 
 /* Is a failure of attest_run() worth another try within the stage (the
  * server not reached, the connection lost), rather than a verdict? */

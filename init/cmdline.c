@@ -123,6 +123,7 @@ void config_init(struct ember_config *cfg)
 void config_free(struct ember_config *cfg)
 {
         free(cfg->attest_url);
+        free(cfg->debug_show);
         free(cfg->boot_url);
         free(cfg->proxy);
         free(cfg->ifname);
@@ -393,6 +394,13 @@ static int key_debug_hang(struct ember_config *cfg, const char *v, char why[WHY_
         return 0;
 }
 
+static int key_debug_show(struct ember_config *cfg, const char *v, char why[WHY_MAX])
+{
+        if (v[0] != '/' || strlen(v) > 1024)
+                return refuse(why, "expected absolute paths separated by ','");
+        return set_string(&cfg->debug_show, v);
+}
+
 static const struct {
         const char *key;
         key_fn fn;
@@ -411,6 +419,7 @@ static const struct {
         { "ember.stop_after", key_stop_after, true, false },
         { "ember.root_size", key_root_size, true, false },
         { "ember.debug_hang_after", key_debug_hang, true, true },
+        { "ember.debug_show", key_debug_show, true, true },
         { "BOOTIF", key_bootif, true, false },
         { "ip", key_ip, true, false },
         { "vlan", key_vlan, true, false },

@@ -51,6 +51,7 @@ struct ember_config {
         enum size_kind root_size_kind;
         uint64_t root_size; /* percent of RAM or bytes */
         enum stage debug_hang_after; /* debug images only */
+        char *debug_show; /* debug images only: files to describe after the overlay stage, ','-separated */
 };
 
 enum diag_level { DIAG_WARN, DIAG_ERR };

@@ -3,6 +3,7 @@
  * then supervises. It never exits: a failed boot is logged and rebooted, a
  * requested poweroff powers off. */
 #include <fcntl.h>
+#include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -13,11 +14,13 @@
 #include "attest_stage.h"
 #include "boot.h"
 #include "clock.h"
+#include "fileio.h"
 #include "cmdline.h"
 #include "log.h"
 #include "ipconfig.h"
 #include "mounts.h"
 #include "network.h"
+#include "overlay_stage.h"
 #include "rootfs.h"
 #include "supervise.h"
 #include "timeline.h"
@@ -216,6 +219,17 @@ static int stage_attest(struct boot *b, char *detail, size_t len)
         return attest_stage_run(&o, detail, len);
 }
 
+/* In a child, like attest: the root it writes into is shared with PID 1. */
+static int stage_overlay(struct boot *b, char *detail, size_t len)
+{
+        const struct overlay_stage_opts o = {
+                .attest_url = b->cfg.attest_url,
+                .proxy = b->cfg.proxy,
+                .deadline_ms = now_ms() + stage_default_timeout_s(STAGE_OVERLAY) * 1000ULL,
+        };
+        return overlay_stage_run(&o, detail, len);
+}
+
 /* Stages that only touch the shared mount table and the kernel run in a
  * child, so a hang can be killed at the stage's time limit and a crash
  * cannot take PID 1 down. Stages that change PID 1 itself run inline. */
@@ -229,6 +243,7 @@ static const struct {
         [STAGE_MODULES] = { stage_modules, true },
         [STAGE_NETWORK] = { stage_network, false },
         [STAGE_ATTEST] = { stage_attest, true },
+        [STAGE_OVERLAY] = { stage_overlay, true },
 };
 
 struct stage_child {
@@ -343,6 +358,35 @@ static void debug_hang(struct boot *b, enum stage s)
                 (void)loop_run(&b->loop, 0, NULL, NULL);
 }
 
+/* A debug image can describe files of the running system after the
+ * overlay stage (ember.debug_show=/a,/b), so a test can see what the
+ * overlay put there: size, mode, owner and SHA-256, never the contents. */
+static void debug_show(struct boot *b, enum stage s)
+{
+        if (!EMBER_IS_DEBUG_IMAGE || s != STAGE_OVERLAY || !b->cfg.debug_show)
+                return;
+        _cleanup_free_ char *list = strdup(b->cfg.debug_show);
+        for (char *save = NULL, *p = list ? strtok_r(list, ",", &save) : NULL; p; p = strtok_r(NULL, ",", &save)) {
+                struct stat st;
+                _cleanup_free_ char *data = NULL;
+                size_t len = 0;
+                uint8_t d[32];
+                char hex[65] = "-";
+                if (lstat(p, &st) < 0) {
+                        log_info("debug", "%s: %m", p);
+                        continue;
+                }
+                if (S_ISREG(st.st_mode) && read_file_all(p, 64u << 20, &data, &len) == 0) {
+                        mbedtls_sha256_ret((const unsigned char *)data, len, d, 0);
+                        for (int i = 0; i < 32; i++)
+                                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+                }
+                log_info("debug", "%s: %s, %lld bytes, mode %04o, owner %u:%u, sha256 %s", p,
+                         S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : S_ISLNK(st.st_mode) ? "symlink" : "other",
+                         (long long)st.st_size, st.st_mode & 07777, st.st_uid, st.st_gid, hex);
+        }
+}
+
 _Noreturn static void finish(struct boot *b, enum stage s, enum stage_result res)
 {
         write_timeline(b);
@@ -426,6 +470,7 @@ _Noreturn void pid1_main(int argc, char **argv)
                 log_info(stage_name(s), "done in %llu ms: %s", e->end_ms - e->start_ms, detail);
                 if (s == STAGE_MODULES)
                         arm_watchdog(&b);
+                debug_show(&b, s);
                 debug_hang(&b, s);
                 if (b.cfg.stop_after == s)
                         finish(&b, s, res);
