@@ -17,7 +17,7 @@
 
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS 16000
-#define PROGRESS_MIN (8u << 20) /* smaller blobs are not worth a progress line */
+#define PROGRESS_MIN (1u << 20) /* smaller blobs are not worth a progress line */
 
 static unsigned long long mono_now_ms(void)
 {
@@ -108,8 +108,8 @@ static int feed_bytes(void *ud, const void *p, size_t n)
                 return k;
         f->got += n;
         if (f->total >= PROGRESS_MIN && f->got >= f->next_report) {
-                log_info("overlay", "%llu of %llu MiB verified and extracted", (unsigned long long)(f->got >> 20),
-                         (unsigned long long)(f->total >> 20));
+                log_info("overlay", "%.1f of %.1f MiB verified and extracted", (double)f->got / 1048576.0,
+                         (double)f->total / 1048576.0);
                 f->next_report += f->total / 10;
         }
         return 0;

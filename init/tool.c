@@ -32,6 +32,8 @@ static const char usage_text[] =
         "                                    ask an NTP server for the time, print\n"
         "                                    offset, delay, stratum and refid; --set\n"
         "                                    steps the clock (see sntp --help)\n"
+        "  overlay --attest-dir D --root R   the overlay stage on an attest stage's\n"
+        "                                    results, into R (see overlay --help)\n"
         "  version                           print the version\n"
         "  help                              this text\n";
 
@@ -257,6 +259,8 @@ int tool_main(int argc, char **argv)
                 return tool_sntp(argc - 1, argv + 1);
         if (streq(argv[1], "network"))
                 return tool_network(argc - 1, argv + 1);
+        if (streq(argv[1], "overlay"))
+                return tool_overlay(argc - 1, argv + 1);
         fprintf(stderr, "%s: unknown command '%s' (try '%s help')\n", prog, argv[1], prog);
         return 2;
 }
