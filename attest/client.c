@@ -295,7 +295,7 @@ static void ek_template(enum attest_ek type, TPM2B_PUBLIC *t)
 
 /* The AK: a restricted RSASSA-SHA256 signing key, the attributes the
  * server's quote_check_ak() wants. */
-static const TPM2B_PUBLIC ak_template = { .publicArea = {
+const TPM2B_PUBLIC attest_ak_template = { .publicArea = {
         .type = TPM2_ALG_RSA,
         .nameAlg = TPM2_ALG_SHA256,
         .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
@@ -385,7 +385,7 @@ static int ak_create(struct run *r)
         int k = ek_auth(r, "creating the AK", &auth);
         if (k == 0)
                 k = ESYS(r, "creating the AK", Esys_Create, r->esys, r->ek, auth, ESYS_TR_NONE, ESYS_TR_NONE,
-                         &sens, &ak_template, &outside, &no_pcrs, &priv, &pub, &cdata, &chash, &ticket);
+                         &sens, &attest_ak_template, &outside, &no_pcrs, &priv, &pub, &cdata, &chash, &ticket);
         if (k == 0)
                 k = ek_auth(r, "loading the AK", &auth);
         if (k == 0)

@@ -62,6 +62,11 @@ struct attest_client_config {
         void *userdata;
 };
 
+/* The AK Ember creates: a restricted RSASSA-SHA256 signing key
+ * (fixedTPM, fixedParent, sensitiveDataOrigin), what the server's
+ * quote_check_ak() wants. */
+extern const TPM2B_PUBLIC attest_ak_template;
+
 /* The steps of attest_run(), in order, for the boot timeline. */
 enum attest_step {
         ATTEST_STEP_EK,        /* CreatePrimary of the EK */

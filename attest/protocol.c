@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "ekcert.h"
 #include "eventlog.h"
 #include "keywrap.h"
@@ -370,20 +371,6 @@ static void expected_extra(const struct session *se, const uint8_t *e_pub, size_
         mbedtls_sha256_free(&c);
 }
 
-static int hexbytes(const char *s, uint8_t *out, size_t n)
-{
-        if (!s || strlen(s) != 2 * n)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                unsigned v;
-                if (!strchr("0123456789abcdefABCDEF", s[2 * i]) || !strchr("0123456789abcdefABCDEF", s[2 * i + 1]) ||
-                    sscanf(s + 2 * i, "%2x", &v) != 1)
-                        return -EINVAL;
-                out[i] = (uint8_t)v;
-        }
-        return 0;
-}
-
 /* "pcrs": {"sha256": {"0": "hex", …}} for exactly the selection. */
 static int parse_pcrs(json_object *body, uint32_t mask, struct quote_pcr *out, size_t *n, struct http_reply *rp)
 {
@@ -400,7 +387,7 @@ static int parse_pcrs(json_object *body, uint32_t mask, struct quote_pcr *out, s
                     !json_object_is_type(val, json_type_string) || *n >= REF_PCRS)
                         return http_error(rp, 400, "pcrs.sha256.%.8s: not a selected PCR with a hex value", key), -EBADMSG;
                 out[*n] = (struct quote_pcr){ .bank = TPM2_ALG_SHA256, .index = (uint8_t)i };
-                if (hexbytes(json_object_get_string(val), out[*n].digest, 32) < 0)
+                if (hex_decode(json_object_get_string(val), out[*n].digest, 32) < 0)
                         return http_error(rp, 400, "pcrs.sha256.%ld is not 64 hex digits", i), -EBADMSG;
                 (*n)++;
         }

@@ -22,6 +22,8 @@
 #include <tss2/tss2_mu.h>
 #include <unistd.h>
 
+#include "client.h"
+#include "hex.h"
 #include "eventlog.h"
 #include "fileio.h"
 #include "makecred.h"
@@ -45,20 +47,6 @@ static void hexs(const uint8_t *d, size_t n, char *out)
 {
         for (size_t i = 0; i < n; i++)
                 snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-        if (strlen(s) != 2 * n)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                unsigned v;
-                if (!strchr("0123456789abcdefABCDEF", s[2 * i]) || !strchr("0123456789abcdefABCDEF", s[2 * i + 1]) ||
-                    sscanf(s + 2 * i, "%2x", &v) != 1)
-                        return -EINVAL;
-                out[i] = (uint8_t)v;
-        }
-        return 0;
 }
 
 char *b64(const uint8_t *d, size_t n)
@@ -144,19 +132,8 @@ static int ek_area(enum ek_kind kind, const EVP_PKEY *k, TPM2B_PUBLIC *ret)
 /* The AK: client.c's template (restricted RSASSA-SHA256 signing key). */
 static int ak_area(const EVP_PKEY *k, TPM2B_PUBLIC *ret)
 {
-        TPM2B_PUBLIC t = { .publicArea = {
-                .type = TPM2_ALG_RSA,
-                .nameAlg = TPM2_ALG_SHA256,
-                .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                                    TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT,
-                .parameters.rsaDetail = {
-                        .symmetric.algorithm = TPM2_ALG_NULL,
-                        .scheme = { .scheme = TPM2_ALG_RSASSA, .details.rsassa.hashAlg = TPM2_ALG_SHA256 },
-                        .keyBits = 2048,
-                        .exponent = 0,
-                },
-                .unique.rsa.size = 256,
-        } };
+        TPM2B_PUBLIC t = attest_ak_template;
+        t.publicArea.unique.rsa.size = 256;
         if (bn_param(k, OSSL_PKEY_PARAM_RSA_N, t.publicArea.unique.rsa.buffer, 256) < 0)
                 return -EINVAL;
         *ret = t;
@@ -557,7 +534,7 @@ int boot_load(const struct cfg *c, struct boot *b)
                 int i;
                 if (sscanf(line, "%15s %d %128s", bank, &i, hex) != 3 || !streq(bank, "sha256"))
                         continue;
-                if (i < 0 || i >= PCRS || unhex(hex, b->pcr[i], 32) < 0)
+                if (i < 0 || i >= PCRS || hex_decode(hex, b->pcr[i], 32) < 0)
                         return fprintf(stderr, "ember-attest-load: %s: bad line: %s\n", c->pcrs, line), -EBADMSG;
                 b->have |= 1u << i;
         }

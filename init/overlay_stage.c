@@ -10,6 +10,7 @@
 
 #include "attest_stage.h"
 #include "fileio.h"
+#include "hex.h"
 #include "log.h"
 #include "open.h"
 #include "reason.h"
@@ -29,20 +30,6 @@ static unsigned long long mono_now_ms(void)
 static int path_in(const char *dir, const char *name, char *out, size_t len)
 {
         return (size_t)snprintf(out, len, "%s/%s", dir, name) >= len ? -ENAMETOOLONG : 0;
-}
-
-static int hexbytes(const char *s, uint8_t *out, size_t n)
-{
-        if (!s || strlen(s) != 2 * n)
-                return -EINVAL;
-        for (size_t i = 0; i < 2 * n; i++) {
-                char c = s[i];
-                int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-                if (v < 0)
-                        return -EINVAL;
-                out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
-        }
-        return 0;
 }
 
 /* What the attest stage left: the overlay the reply named, the credential,
@@ -68,7 +55,7 @@ static int load_attestation(const char *dir, struct attest_result *res, const st
         int64_t serial = json_object_object_get_ex(ov, "serial", &v) ? json_object_get_int64(v) : 0;
         int64_t size = json_object_object_get_ex(ov, "size", &v) ? json_object_get_int64(v) : 0;
         if (!id || strlen(id) >= sizeof(res->overlay.id) || !url || strlen(url) >= sizeof(res->overlay.url) ||
-            serial <= 0 || size <= 0 || hexbytes(sha, res->overlay.sha256, sizeof(res->overlay.sha256)) < 0)
+            serial <= 0 || size <= 0 || hex_decode(sha, res->overlay.sha256, sizeof(res->overlay.sha256)) < 0)
                 k = reason_fail(w, -EBADMSG, "%s: its overlay is malformed", path);
         if (k == 0) {
                 snprintf(res->overlay.id, sizeof(res->overlay.id), "%s", id);

@@ -2,6 +2,7 @@
 #include "fileio.h"
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "util.h"
@@ -74,6 +75,36 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
                 int r = negative_errno();
                 unlink(tmp);
                 return r;
+        }
+        return 0;
+}
+
+int write_full(int fd, const void *buf, size_t n)
+{
+        const uint8_t *p = buf;
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? negative_errno() : -EIO;
+                p += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+int read_full(int fd, void *buf, size_t n)
+{
+        uint8_t *p = buf;
+        while (n > 0) {
+                ssize_t k = read(fd, p, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? negative_errno() : -EBADMSG;
+                p += k;
+                n -= (size_t)k;
         }
         return 0;
 }

@@ -16,3 +16,8 @@ int read_file_all(const char *path, size_t max, char **ret, size_t *ret_len);
  * Readers see the old file or the new one, never a part. 0 or -errno; on
  * failure the temporary file is gone and path is untouched. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Writes all n bytes (retrying short writes and EINTR): 0 or -errno. */
+int write_full(int fd, const void *buf, size_t n);
+/* Reads exactly n bytes: 0, -EBADMSG at an early end of file, or -errno. */
+int read_full(int fd, void *buf, size_t n);

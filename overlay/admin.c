@@ -64,32 +64,6 @@ static int load_key(const char *path, uint8_t key[OVERLAY_KEY_LEN])
         return 0;
 }
 
-static int read_full(int fd, uint8_t *p, size_t n)
-{
-        for (size_t off = 0; off < n;) {
-                ssize_t k = read(fd, p + off, n - off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return k < 0 ? negative_errno() : -EBADMSG;
-                off += (size_t)k;
-        }
-        return 0;
-}
-
-static int write_full(int fd, const uint8_t *p, size_t n)
-{
-        for (size_t off = 0; off < n;) {
-                ssize_t k = write(fd, p + off, n - off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return k < 0 ? negative_errno() : -EIO;
-                off += (size_t)k;
-        }
-        return 0;
-}
-
 /* Reads the header of the file open on fd (and copies it to out >= 0). */
 static int read_header(int fd, int out, struct overlay_header *h, const char *path)
 {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "fileio.h"
 #include "mbed.h"
 #include "reader.h"
@@ -90,28 +91,9 @@ void overlay_hex(const uint8_t *p, size_t n, char *out)
         out[2 * n] = '\0';
 }
 
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 int overlay_unhex(const char *s, uint8_t *out, size_t n)
 {
-        if (!s || strlen(s) != 2 * n)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-                if (hi < 0 || lo < 0)
-                        return -EINVAL;
-                out[i] = (uint8_t)(hi << 4 | lo);
-        }
-        return 0;
+        return hex_decode(s, out, n);
 }
 
 void overlay_id_format(const uint8_t id[OVERLAY_ID_LEN], char out[OVERLAY_ID_STR])

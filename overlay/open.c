@@ -16,6 +16,7 @@
 
 #include "entry.h"
 #include "extract.h"
+#include "fileio.h"
 #include "util.h"
 
 /* The largest zstd window the opener allocates: seal's level keeps within
@@ -128,20 +129,6 @@ static la_ssize_t tar_read(struct archive *a, void *ud, const void **buf)
         }
         pthread_mutex_unlock(&hd->mu);
         return n;
-}
-
-static int write_full(int fd, const uint8_t *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return k < 0 ? negative_errno() : -EIO;
-                p += k;
-                n -= (size_t)k;
-        }
-        return 0;
 }
 
 /* A file's data, to fd (or nowhere, fd < 0), exactly as much as its

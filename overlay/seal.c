@@ -17,6 +17,7 @@
 
 #include "entry.h"
 #include "fsutil.h"
+#include "fileio.h"
 #include "util.h"
 
 /* Level 9, as the initrd uses (image/initrd.c measured the trade): its
@@ -34,21 +35,6 @@ struct comp {
         uint8_t buf[IO_BLOCK];
         const struct reason *w;
 };
-
-static int write_full(int fd, const void *buf, size_t n)
-{
-        const uint8_t *p = buf;
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return k < 0 ? negative_errno() : -EIO;
-                p += k;
-                n -= (size_t)k;
-        }
-        return 0;
-}
 
 static int comp_push(struct comp *c, const void *p, size_t n, ZSTD_EndDirective mode)
 {
