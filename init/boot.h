@@ -10,6 +10,7 @@ _Noreturn void pid1_main(int argc, char **argv);
 int tool_main(int argc, char **argv);
 int tool_network(int argc, char **argv);
 int tool_overlay(int argc, char **argv);
+int tool_rke2(int argc, char **argv);
 
 /* Loads the modules named in list_path (one a line) with their
  * dependencies, from /lib/modules/<release>/. Returns the number of

@@ -79,6 +79,7 @@ int child_spawn(struct loop *l, struct child *c)
                 _exit(c->start(c, c->userdata) & 0xff);
         }
         c->pid = pid;
+        c->started_at = now_ms();
         c->exited = false;
         c->timed_out = false;
         c->restart_at = 0;
@@ -98,6 +99,12 @@ static void child_exited(struct loop *l, struct child *c, int status)
         c->pid = 0;
         c->exited = true;
         c->last_status = status;
+        if (c->on_exit)
+                c->on_exit(c, status, c->userdata); /* its own report first, then the decision */
+        if (c->stable_ms && now_ms() - c->started_at >= c->stable_ms) {
+                c->restarts = 0;
+                c->backoff_ms = c->backoff_min_ms;
+        }
         if (c->restart && !c->failed && !l->stopping) {
                 if (c->max_restarts && c->restarts >= c->max_restarts) {
                         c->failed = true;
@@ -110,8 +117,6 @@ static void child_exited(struct loop *l, struct child *c, int status)
                         c->backoff_ms = c->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : c->backoff_ms * 2;
                 }
         }
-        if (c->on_exit)
-                c->on_exit(c, status, c->userdata);
 }
 
 /* Reaps until nothing is left: a PID 1 inherits every orphan. */

@@ -23,6 +23,8 @@ struct child {
         unsigned backoff_ms, backoff_min_ms, backoff_max_ms;
         unsigned max_restarts;      /* 0: unlimited; past it the child is failed */
         unsigned restarts;
+        unsigned stable_ms;         /* ran at least this long: restarts and backoff start over (0: never) */
+        unsigned long long started_at; /* monotonic ms of the last start */
         bool failed;
         unsigned long long restart_at, deadline; /* monotonic ms, 0: none */
         bool timed_out;

@@ -34,6 +34,8 @@ static const char usage_text[] =
         "                                    steps the clock (see sntp --help)\n"
         "  overlay --attest-dir D --root R   the overlay stage on an attest stage's\n"
         "                                    results, into R (see overlay --help)\n"
+        "  rke2 --role server|agent [OPTIONS] supervise rke2 (or a stand-in) as PID 1\n"
+        "                                    does (see rke2 --help)\n"
         "  version                           print the version\n"
         "  help                              this text\n";
 
@@ -261,6 +263,8 @@ int tool_main(int argc, char **argv)
                 return tool_network(argc - 1, argv + 1);
         if (streq(argv[1], "overlay"))
                 return tool_overlay(argc - 1, argv + 1);
+        if (streq(argv[1], "rke2"))
+                return tool_rke2(argc - 1, argv + 1);
         fprintf(stderr, "%s: unknown command '%s' (try '%s help')\n", prog, argv[1], prog);
         return 2;
 }

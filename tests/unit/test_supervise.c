@@ -41,6 +41,32 @@ static void test_restart_backoff_then_fail(void **state)
         loop_done(&l);
 }
 
+static int start_sleep_exit3(struct child *c, void *u)
+{
+        usleep(60000);
+        return 3;
+}
+
+/* A run longer than stable_ms starts the count and the backoff over: a
+ * process that fails once a day is never given up on. */
+static void test_stable_run_resets_count(void **state)
+{
+        struct loop l;
+        assert_int_equal(loop_init(&l), 0);
+        struct child c = { .name = "slow crasher", .start = start_sleep_exit3, .restart = true, .backoff_min_ms = 10,
+                           .backoff_max_ms = 40, .max_restarts = 2, .stable_ms = 30 };
+        assert_int_equal(loop_add(&l, &c), 0);
+        assert_int_equal(child_spawn(&l, &c), 0);
+        unsigned long long end = now_ms() + 800;
+        assert_int_equal(loop_run(&l, end, failed_or_done, &c), REQUEST_NONE);
+        assert_false(c.failed);         /* 8+ exits, never more than one restart "in a row" */
+        assert_true(c.restarts <= 1);
+        assert_int_equal(c.backoff_ms, 20); /* reset to the minimum, then doubled once */
+        c.restart = false;
+        loop_run(&l, now_ms() + 2000, exited, &c);
+        loop_done(&l);
+}
+
 static void test_deadline_kills(void **state)
 {
         struct loop l;
@@ -94,6 +120,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_restart_backoff_then_fail),
+                cmocka_unit_test(test_stable_run_resets_count),
                 cmocka_unit_test(test_deadline_kills),
                 cmocka_unit_test(test_signals_become_requests),
                 cmocka_unit_test(test_reaps_unknown),
