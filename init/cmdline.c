@@ -355,12 +355,23 @@ static int key_watchdog(struct ember_config *cfg, const char *v, char why[WHY_MA
         return 0;
 }
 
-static int key_debug(struct ember_config *cfg, const char *v, char why[WHY_MAX])
+/* A switch: present alone or =1 turns it on, =0 off. */
+static int set_flag(bool *flag, const char *v, char why[WHY_MAX])
 {
         if (v && !streq(v, "1") && !streq(v, "0"))
                 return refuse(why, "takes no value (or 0/1)");
-        cfg->debug = !v || streq(v, "1");
+        *flag = !v || streq(v, "1");
         return 0;
+}
+
+static int key_debug(struct ember_config *cfg, const char *v, char why[WHY_MAX])
+{
+        return set_flag(&cfg->debug, v, why);
+}
+
+static int key_rke2_console(struct ember_config *cfg, const char *v, char why[WHY_MAX])
+{
+        return set_flag(&cfg->rke2_console, v, why);
 }
 
 static int key_stop_after(struct ember_config *cfg, const char *v, char why[WHY_MAX])
@@ -416,6 +427,7 @@ static const struct {
         { "ember.ready_timeout", key_ready_timeout, true, false },
         { "ember.watchdog", key_watchdog, true, false },
         { "ember.debug", key_debug, false, false },
+        { "ember.rke2_console", key_rke2_console, false, false },
         { "ember.stop_after", key_stop_after, true, false },
         { "ember.root_size", key_root_size, true, false },
         { "ember.debug_hang_after", key_debug_hang, true, true },
@@ -537,6 +549,7 @@ char *config_to_json(const struct ember_config *cfg, bool pretty)
         json_object_object_add(o, "ready_timeout", json_object_new_int64(cfg->ready_timeout_s));
         json_object_object_add(o, "watchdog", json_object_new_int64(cfg->watchdog_s));
         json_object_object_add(o, "debug", json_object_new_boolean(cfg->debug));
+        json_object_object_add(o, "rke2_console", json_object_new_boolean(cfg->rke2_console));
         json_add_str(o, "stop_after", cfg->stop_after == _STAGE_INVALID ? NULL : stage_name(cfg->stop_after));
         if (cfg->root_size_kind == SIZE_PERCENT)
                 snprintf(size, sizeof(size), "%llu%%", (unsigned long long)cfg->root_size);

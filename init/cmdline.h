@@ -47,6 +47,7 @@ struct ember_config {
         unsigned ready_timeout_s;
         unsigned watchdog_s;
         bool debug;
+        bool rke2_console; /* ember.rke2_console: rke2's output on the console too */
         enum stage stop_after; /* _STAGE_INVALID: run to the end */
         enum size_kind root_size_kind;
         uint64_t root_size; /* percent of RAM or bytes */

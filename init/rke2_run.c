@@ -174,6 +174,49 @@ static int rke2_main(struct child *c, void *userdata)
         return 127;
 }
 
+/* Escapes control characters of one line into out (NUL-terminated). */
+static void escape_line(const char *p, size_t n, char *out, size_t outlen)
+{
+        size_t o = 0;
+        for (size_t i = 0; i < n && o < outlen - 5; i++) {
+                unsigned char ch = (unsigned char)p[i];
+                if (ch == '\t' || (ch >= 0x20 && ch != 0x7f))
+                        out[o++] = (char)ch;
+                else
+                        o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+        }
+        out[o] = '\0';
+}
+
+/* The logger's copy for the console: whole lines, escaped and prefixed;
+ * a line longer than the buffer is cut. */
+struct mirror {
+        char line[1024];
+        size_t n;
+};
+
+static void mirror_flush(struct mirror *m)
+{
+        char out[sizeof(m->line) + 16] = "rke2| ";
+        escape_line(m->line, m->n, out + 6, sizeof(out) - 7);
+        size_t l = strlen(out);
+        out[l++] = '\n';
+        (void)write_full(STDERR_FILENO, out, l);
+        m->n = 0;
+}
+
+static void mirror_feed(struct mirror *m, const char *p, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (p[i] == '\n') {
+                        mirror_flush(m);
+                        continue;
+                }
+                if (m->n < sizeof(m->line) / 4) /* escaping may quadruple it */
+                        m->line[m->n++] = p[i];
+        }
+}
+
 static int open_log(const char *path, off_t *ret_size)
 {
         int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -196,6 +239,7 @@ static int logger_main(struct child *c, void *userdata)
         if (fd < 0)
                 return 1;
         static char buf[64 << 10];
+        static struct mirror m;
         for (;;) {
                 ssize_t n = read(r->pipe_r, buf, sizeof(buf));
                 if (n == 0)
@@ -216,6 +260,8 @@ static int logger_main(struct child *c, void *userdata)
                 if (write_full(fd, buf, (size_t)n) < 0)
                         return 1;
                 size += n;
+                if (r->console)
+                        mirror_feed(&m, buf, (size_t)n);
         }
 }
 
@@ -403,15 +449,7 @@ int rke2_log_tail(const char *path, unsigned n, void (*emit)(const char *line, v
         char out[512];
         for (char *p = all + start; p && *p;) {
                 char *nl = strchr(p, '\n');
-                size_t o = 0;
-                for (char *q = p; *q && q != nl && o < sizeof(out) - 5; q++) {
-                        unsigned char ch = (unsigned char)*q;
-                        if (ch == '\t' || (ch >= 0x20 && ch != 0x7f))
-                                out[o++] = (char)ch;
-                        else
-                                o += (size_t)snprintf(out + o, sizeof(out) - o, "\\x%02x", ch);
-                }
-                out[o] = '\0';
+                escape_line(p, nl ? (size_t)(nl - p) : strlen(p), out, sizeof(out));
                 emit(out, userdata);
                 count++;
                 p = nl ? nl + 1 : NULL;

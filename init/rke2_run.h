@@ -31,6 +31,7 @@ struct rke2_run {
         char cgroup[PATH_MAX];       /* "" = stay in the caller's cgroup */
         char env_file[PATH_MAX];     /* KEY=VALUE lines for rke2's environment ("" = none) */
         char path_env[512];          /* PATH given to rke2 */
+        bool console;                /* its lines on stderr (the console) too, prefixed "rke2| " */
         unsigned backoff_min_ms, backoff_max_ms, max_restarts, stable_ms;
         /* state */
         struct child proc, logger;

@@ -30,6 +30,7 @@ static const char usage[] =
         "  --stable S           a run this long resets the count (default 120)\n"
         "  --run-for S          stop it in order after S seconds (default: run on)\n"
         "  --stop-grace S       SIGTERM, then SIGKILL after S seconds (default 20)\n"
+        "  --console            its lines on stderr too, prefixed \"rke2| \"\n"
         "Exit 0: stopped in order; 1: it kept failing; 2: bad usage.\n";
 
 static bool stop_now(void *userdata)
@@ -56,13 +57,15 @@ int tool_rke2(int argc, char **argv)
                 { "cgroup", required_argument, NULL, 'g' },     { "env-file", required_argument, NULL, 'e' },
                 { "max-restarts", required_argument, NULL, 'm' }, { "backoff", required_argument, NULL, 'B' },
                 { "stable", required_argument, NULL, 's' },     { "run-for", required_argument, NULL, 'f' },
-                { "stop-grace", required_argument, NULL, 'G' }, { "help", no_argument, NULL, 'h' },
+                { "stop-grace", required_argument, NULL, 'G' }, { "console", no_argument, NULL, 'C' },
+                { "help", no_argument, NULL, 'h' },
                 {},
         };
         static struct rke2_run r;
         const char *role = NULL, *binary = NULL, *logp = NULL, *cgroup = "", *envf = "";
         unsigned long cap = RKE2_LOG_CAP, maxr = 5, bmin = 2000, bmax = 30000, stable = 120, run_for = 0,
                       grace = 20;
+        bool console = false;
         int c, idx = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, "+", opts, &idx)) != -1) {
@@ -89,6 +92,7 @@ int tool_rke2(int argc, char **argv)
                 case 's': bad = parse_u(optarg, 86400, &stable) < 0; break;
                 case 'f': bad = parse_u(optarg, 86400, &run_for) < 0; break;
                 case 'G': bad = parse_u(optarg, 3600, &grace) < 0; break;
+                case 'C': console = true; break;
                 case 'h': return fputs(usage, stdout), 0;
                 default: return fputs(usage, stderr), 2;
                 }
@@ -108,6 +112,7 @@ int tool_rke2(int argc, char **argv)
         snprintf(r.cgroup, sizeof(r.cgroup), "%s", cgroup);
         snprintf(r.env_file, sizeof(r.env_file), "%s", envf);
         r.log_cap = cap;
+        r.console = console;
         r.max_restarts = (unsigned)maxr;
         r.backoff_min_ms = (unsigned)bmin;
         r.backoff_max_ms = (unsigned)bmax;

@@ -103,7 +103,7 @@ static void test_config_values(void **state)
         assert_int_equal(apply("ember.attest_url=https://10.0.2.2:8443/ ember.boot-url=http://10.0.2.2/b "
                                "ember.ifname=eth0 BOOTIF=01-52-54-00-12-34-56 ember.ready_timeout=600 "
                                "ember.stop_after=modules ember.root_size=2G ember.watchdog=30 ember.debug "
-                               "ip=dhcp vlan=eth0.42:eth0",
+                               "ember.rke2_console ip=dhcp vlan=eth0.42:eth0",
                                &cfg, &d, false),
                          0);
         assert_string_equal(cfg.attest_url, "https://10.0.2.2:8443/");
@@ -118,6 +118,7 @@ static void test_config_values(void **state)
         assert_int_equal(cfg.root_size, 2ULL << 30);
         assert_int_equal(cfg.watchdog_s, 30);
         assert_true(cfg.debug);
+        assert_true(cfg.rke2_console);
         assert_string_equal(cfg.ip, "dhcp");
         assert_string_equal(cfg.vlan, "eth0.42:eth0");
         assert_int_equal(d.n, 0);
@@ -148,6 +149,7 @@ static void test_config_invalid(void **state)
                 { "ember.root_size=1M", "at least 64M" },
                 { "ember.root_size=12T", "10%-90%" },
                 { "ember.debug=yes", "takes no value" },
+                { "ember.rke2_console=on", "takes no value" },
                 { "ember.watchdog=1", "from 2 to 600" },
                 { "\"ember.attest_url=https://a b\"", "blanks or control characters" },
                 { "vlan=eth0:eth0", "vlan=eth0:eth0: expected <name>:<parent>" },
