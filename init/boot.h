@@ -10,7 +10,14 @@ _Noreturn void pid1_main(int argc, char **argv);
 int tool_main(int argc, char **argv);
 int tool_network(int argc, char **argv);
 int tool_overlay(int argc, char **argv);
+int tool_hostprep(int argc, char **argv);
+int tool_measure(int argc, char **argv);
+int tool_ready(int argc, char **argv);
+int tool_rke2_config(int argc, char **argv);
 int tool_rke2(int argc, char **argv);
+
+/* /init run as `modprobe` (argv[0]'s basename): see modprobe.c. */
+int modprobe_main(int argc, char **argv);
 
 /* Loads the modules named in list_path (one a line) with their
  * dependencies, from /lib/modules/<release>/. Returns the number of

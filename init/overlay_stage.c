@@ -6,6 +6,7 @@
 #include <mbedtls/pk.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "attest_stage.h"
@@ -140,6 +141,34 @@ static int attempt(const struct overlay_stage_opts *o, const struct attest_clien
         return (int)overlay_open_entries(op);
 }
 
+/* applied.json, atomically, after the commit. */
+static int write_applied(const char *path, const char *id, uint64_t serial, const uint8_t sha256[32], int entries,
+                         uint64_t bytes)
+{
+        char hex[65], dir[512];
+        for (int i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", sha256[i]);
+        const char *slash = strrchr(path, '/');
+        if (!slash || (size_t)(slash - path) >= sizeof(dir))
+                return -EINVAL;
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+        if (dir[0] && mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        json_object *o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "id", json_object_new_string(id));
+        json_object_object_add(o, "serial", json_object_new_int64((int64_t)serial));
+        json_object_object_add(o, "digest", json_object_new_string(hex));
+        json_object_object_add(o, "entries", json_object_new_int(entries));
+        json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
+        const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        int k = t ? write_file_atomic(path, t, strlen(t), 0644) : -ENOMEM;
+        json_object_put(o);
+        return k;
+}
+
 int overlay_stage_run(const struct overlay_stage_opts *o, char *detail, size_t len)
 {
         const struct reason w = { detail, len };
@@ -188,6 +217,8 @@ int overlay_stage_run(const struct overlay_stage_opts *o, char *detail, size_t l
         }
         char id[ATTEST_ID_LEN];
         uint64_t serial = res.overlay.serial, size = res.overlay.size;
+        uint8_t digest[32];
+        memcpy(digest, res.overlay.sha256, sizeof(digest));
         snprintf(id, sizeof(id), "%s", res.overlay.id);
         attest_result_free(&res);
         if (k < 0)
@@ -196,6 +227,10 @@ int overlay_stage_run(const struct overlay_stage_opts *o, char *detail, size_t l
         k = overlay_commit(staging, root, why, sizeof(why));
         if (k < 0)
                 return reason_fail(&w, strstr(why, "partly changed") ? -ENOTRECOVERABLE : k, "%s", why);
+        const char *applied = o->applied ? o->applied : streq(root, "/") ? OVERLAY_APPLIED_PATH : NULL;
+        if (applied && (k = write_applied(applied, id, serial, digest, entries, size)) < 0)
+                return reason_fail(&w, k, "overlay %s serial %llu applied, but recording it in %s failed: %s", id,
+                                   (unsigned long long)serial, applied, strerror(-k));
         snprintf(detail, len, "overlay %s serial %llu applied: %d entries, %llu bytes", id, (unsigned long long)serial,
                  entries, (unsigned long long)size);
         return 0;

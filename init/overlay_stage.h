@@ -15,6 +15,9 @@
 
 #define OVERLAY_SIGNERS_PATH "/etc/ember/overlay-signers.pem"
 #define OVERLAY_STAGING_PATH "/.ember-overlay-staging"
+/* What was applied (id, serial, ciphertext digest, entries, bytes), for
+ * the measured start of rke2 (init/measure.c) and for operators. */
+#define OVERLAY_APPLIED_PATH "/run/ember/overlay/applied.json"
 
 struct overlay_stage_opts {
         const char *attest_url;  /* ember.attest_url: the server, for /v1/overlay */
@@ -25,6 +28,7 @@ struct overlay_stage_opts {
         const char *ca_path;
         const char *staging;     /* NULL: OVERLAY_STAGING_PATH */
         const char *root;        /* NULL: "/" */
+        const char *applied;     /* NULL: OVERLAY_APPLIED_PATH when root is "/", else not written */
         unsigned long long deadline_ms; /* CLOCK_MONOTONIC; retries stop before it */
 };
 

@@ -20,7 +20,12 @@
 #include "ipconfig.h"
 #include "mounts.h"
 #include "network.h"
+#include "hostprep.h"
+#include "measure.h"
 #include "overlay_stage.h"
+#include "ready.h"
+#include "rke2_run.h"
+#include "rke2conf.h"
 #include "rootfs.h"
 #include "supervise.h"
 #include "timeline.h"
@@ -28,6 +33,7 @@
 
 #define FAILED_BOOT_DELAY_MS 10000
 #define SHUTDOWN_GRACE_MS 5000
+#define RKE2_STOP_GRACE_MS 30000
 
 struct boot {
         struct ember_config cfg;
@@ -38,6 +44,9 @@ struct boot {
         int net_report[2];      /* its first "configured" line, during the stage */
         char net_line[200];
         size_t net_len;
+        struct rke2_run rke2;   /* rke2 under supervision, once the rke2 stage started it */
+        bool rke2_started;
+        struct child *stage_child; /* the stage running in a child, if any */
 };
 
 typedef int (*stage_fn)(struct boot *b, char *detail, size_t len);
@@ -230,6 +239,81 @@ static int stage_overlay(struct boot *b, char *detail, size_t len)
         return overlay_stage_run(&o, detail, len);
 }
 
+/* In a child of the rke2 stage: what rke2 needs from the host, then the
+ * measured start (golden digests of the image's rke2, the overlay the
+ * attestation named, each extended into PCR 8 and Ember's event log). */
+static int stage_rke2_checks(struct boot *b, char *detail, size_t len)
+{
+        char moddir[128];
+        snprintf(moddir, sizeof(moddir), "/lib/modules/%s", b->release);
+        const struct hostprep_params hp = { .moddir = moddir };
+        int r = hostprep_run(&hp, detail, len);
+        if (r < 0)
+                return r;
+        log_info("rke2", "host prepared: %s", detail);
+        const struct measure_params mp = { .require_overlay = true };
+        return measure_rke2(&mp, detail, len);
+}
+
+static enum stage_result run_fn_in_child(struct boot *b, enum stage s, stage_fn fn, unsigned timeout_s, char *detail,
+                                         size_t len);
+
+/* rke2 server or agent, as its configuration says, started under PID 1's
+ * supervision once the host is prepared and every measurement matched. */
+static int stage_rke2(struct boot *b, char *detail, size_t len)
+{
+        struct rke2_conf conf;
+        char why[320] = "";
+        const struct reason w = { why, sizeof(why) };
+        int r = rke2conf_load(NULL, &conf, &w);
+        if (r < 0)
+                return snprintf(detail, len, "rke2's configuration: %s", why), r;
+        if (!conf.files)
+                log_warn("rke2", "no /etc/rancher/rke2/config.yaml: the overlay configured nothing for rke2");
+        log_info("rke2", "role %s (%s); node %s; kubeconfig %s", rke2_role_to_string(conf.role), conf.rule,
+                 conf.node_name, conf.kubeconfig);
+        const char *role = rke2_role_to_string(conf.role);
+        rke2conf_free(&conf);
+
+        enum stage_result res = run_fn_in_child(b, STAGE_RKE2, stage_rke2_checks,
+                                                stage_default_timeout_s(STAGE_RKE2), detail, len);
+        if (res != RESULT_OK)
+                return res == RESULT_TIMEOUT ? -ETIMEDOUT : -EIO;
+        log_info("rke2", "measured: %s", detail);
+
+        rke2_run_init(&b->rke2, role);
+        b->rke2.console = b->cfg.rke2_console;
+        r = rke2_start(&b->loop, &b->rke2, detail, len);
+        if (r < 0)
+                return r;
+        b->rke2_started = true;
+        return 0;
+}
+
+/* In a child: polls the API server for this Node until Ready or
+ * ember.ready_timeout. */
+static int stage_ready_wait(struct boot *b, char *detail, size_t len)
+{
+        const struct ready_params p = { .timeout_s = b->cfg.ready_timeout_s };
+        return ready_wait(&p, detail, len);
+}
+
+static int stage_ready(struct boot *b, char *detail, size_t len)
+{
+        if (!b->rke2_started)
+                return snprintf(detail, len, "rke2 is not running"), -ESRCH;
+        enum stage_result res = run_fn_in_child(b, STAGE_READY, stage_ready_wait, b->cfg.ready_timeout_s + 30,
+                                                detail, len);
+        if (rke2_failed(&b->rke2))
+                return snprintf(detail, len, "rke2 %s keeps failing: %u restarts, the last ended with %s %d",
+                                b->rke2.role, b->rke2.proc.restarts,
+                                WIFEXITED(b->rke2.proc.last_status) ? "status" : "signal",
+                                WIFEXITED(b->rke2.proc.last_status) ? WEXITSTATUS(b->rke2.proc.last_status)
+                                                                    : WTERMSIG(b->rke2.proc.last_status)),
+                       -ECHILD;
+        return res == RESULT_OK ? 0 : res == RESULT_TIMEOUT ? -ETIMEDOUT : -EIO;
+}
+
 /* Stages that only touch the shared mount table and the kernel run in a
  * child, so a hang can be killed at the stage's time limit and a crash
  * cannot take PID 1 down. Stages that change PID 1 itself run inline. */
@@ -244,11 +328,13 @@ static const struct {
         [STAGE_NETWORK] = { stage_network, false },
         [STAGE_ATTEST] = { stage_attest, true },
         [STAGE_OVERLAY] = { stage_overlay, true },
+        [STAGE_RKE2] = { stage_rke2, false },
+        [STAGE_READY] = { stage_ready, false },
 };
 
 struct stage_child {
         struct boot *b;
-        enum stage s;
+        stage_fn fn;
         int pipe_w;
 };
 
@@ -256,39 +342,59 @@ static int stage_child_start(struct child *c, void *userdata)
 {
         struct stage_child *sc = userdata;
         char detail[320] = "";
-        int r = stage_impl[sc->s].fn(sc->b, detail, sizeof(detail));
+        int r = sc->fn(sc->b, detail, sizeof(detail));
         (void)!write(sc->pipe_w, detail, strlen(detail));
         return r < 0 ? 1 : 0;
 }
 
-static bool child_gone(void *userdata)
+static bool child_gone_only(void *userdata)
 {
         return ((struct child *)userdata)->exited;
 }
 
-static enum stage_result run_in_child(struct boot *b, enum stage s, char *detail, size_t len)
+/* The stage's child is gone, or rke2 (started by an earlier stage) gave
+ * up: then waiting on is pointless. */
+static bool child_gone(void *userdata)
+{
+        struct boot *b = userdata;
+        return b->stage_child->exited || (b->rke2_started && rke2_failed(&b->rke2));
+}
+
+static enum stage_result run_fn_in_child(struct boot *b, enum stage s, stage_fn fn, unsigned timeout_s, char *detail,
+                                         size_t len)
 {
         int p[2];
         if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
                 return snprintf(detail, len, "pipe: %s", strerror(errno)), RESULT_FAILED;
-        struct stage_child sc = { b, s, p[1] };
-        struct child c = { .start = stage_child_start, .userdata = &sc,
-                           .deadline = now_ms() + stage_default_timeout_s(s) * 1000ULL };
+        struct stage_child sc = { b, fn, p[1] };
+        struct child c = { .start = stage_child_start, .userdata = &sc, .deadline = now_ms() + timeout_s * 1000ULL };
         snprintf(c.name, sizeof(c.name), "stage %s", stage_name(s));
         loop_add(&b->loop, &c);
+        b->stage_child = &c;
         int r = child_spawn(&b->loop, &c);
         close(p[1]);
-        if (r == 0)
-                (void)loop_run(&b->loop, 0, child_gone, &c);
+        if (r == 0) {
+                (void)loop_run(&b->loop, 0, child_gone, b);
+                if (!c.exited) { /* rke2 gave up: the stage's child has no purpose left */
+                        kill(c.pid, SIGKILL);
+                        (void)loop_run(&b->loop, now_ms() + 5000, child_gone_only, &c);
+                }
+        }
         loop_remove(&b->loop, &c);
+        b->stage_child = NULL;
         ssize_t n = read(p[0], detail, len - 1);
         detail[n > 0 ? n : 0] = '\0';
         close(p[0]);
         if (r < 0)
                 return snprintf(detail, len, "fork: %s", strerror(-r)), RESULT_FAILED;
         if (c.timed_out)
-                return snprintf(detail, len, "no result after %u s", stage_default_timeout_s(s)), RESULT_TIMEOUT;
+                return snprintf(detail, len, "no result after %u s", timeout_s), RESULT_TIMEOUT;
         return WIFEXITED(c.last_status) && WEXITSTATUS(c.last_status) == 0 ? RESULT_OK : RESULT_FAILED;
+}
+
+static enum stage_result run_in_child(struct boot *b, enum stage s, char *detail, size_t len)
+{
+        return run_fn_in_child(b, s, stage_impl[s].fn, stage_default_timeout_s(s), detail, len);
 }
 
 static enum stage_result run_stage(struct boot *b, enum stage s, char *detail, size_t len)
@@ -336,6 +442,8 @@ static void write_timeline(struct boot *b)
 
 _Noreturn static void shutdown_now(struct boot *b, enum loop_request req)
 {
+        if (b->rke2_started)
+                rke2_stop(&b->loop, &b->rke2, RKE2_STOP_GRACE_MS);
         log_info("shutdown", "stopping all processes");
         loop_kill_all(&b->loop, SHUTDOWN_GRACE_MS);
         sync();
@@ -387,6 +495,12 @@ static void debug_show(struct boot *b, enum stage s)
         }
 }
 
+static bool rke2_gave_up(void *userdata)
+{
+        struct boot *b = userdata;
+        return b->rke2_started && rke2_failed(&b->rke2);
+}
+
 _Noreturn static void finish(struct boot *b, enum stage s, enum stage_result res)
 {
         write_timeline(b);
@@ -401,7 +515,14 @@ _Noreturn static void finish(struct boot *b, enum stage s, enum stage_result res
                 shutdown_now(b, req == REQUEST_POWEROFF ? REQUEST_POWEROFF : REQUEST_REBOOT);
         }
         log_info("boot", "node is up; supervising");
-        shutdown_now(b, loop_run(&b->loop, 0, NULL, NULL));
+        enum loop_request req = loop_run(&b->loop, 0, rke2_gave_up, b);
+        if (req == REQUEST_NONE) {
+                log_err("boot", "rke2 %s keeps failing after the node was up (%u restarts); rebooting in %d s",
+                        b->rke2.role, b->rke2.proc.restarts, FAILED_BOOT_DELAY_MS / 1000);
+                req = loop_run(&b->loop, now_ms() + FAILED_BOOT_DELAY_MS, NULL, NULL);
+                shutdown_now(b, req == REQUEST_POWEROFF ? REQUEST_POWEROFF : REQUEST_REBOOT);
+        }
+        shutdown_now(b, req);
 }
 
 static void setup_console(void)
@@ -463,6 +584,11 @@ _Noreturn void pid1_main(int argc, char **argv)
                 res = s == STAGE_EARLY && r < 0 ? RESULT_FAILED : run_stage(&b, s, detail, sizeof(detail));
                 timeline_end(&b.tl, res, now_ms(), detail);
                 const struct timeline_entry *e = timeline_last(&b.tl);
+                if (res == RESULT_NOT_IMPLEMENTED && s > STAGE_READY) {
+                        /* the node is Ready: a later step this build lacks does not undo that */
+                        log_warn(stage_name(s), "%s: skipped", detail);
+                        continue;
+                }
                 if (res != RESULT_OK) {
                         log_err(stage_name(s), "%s: %s", stage_result_name(res), detail);
                         finish(&b, s, res);

@@ -34,8 +34,19 @@ static const char usage_text[] =
         "                                    steps the clock (see sntp --help)\n"
         "  overlay --attest-dir D --root R   the overlay stage on an attest stage's\n"
         "                                    results, into R (see overlay --help)\n"
+        "  hostprep --root R [OPTIONS]       prepare R for rke2: sysctls, cgroup2,\n"
+        "                                    files, default route, programs\n"
+        "                                    (see hostprep --help)\n"
+        "  measure --root R [OPTIONS]        verify rke2's files against the golden\n"
+        "                                    digests, extend them and the overlay\n"
+        "                                    into PCR 8 (see measure --help)\n"
+        "  measure digests --root R PATH...  print the golden digest list\n"
         "  rke2 --role server|agent [OPTIONS] supervise rke2 (or a stand-in) as PID 1\n"
         "                                    does (see rke2 --help)\n"
+        "  ready [OPTIONS]                   wait for this Node to be Ready, as the\n"
+        "                                    ready stage does (see ready --help)\n"
+        "  rke2-config [--root DIR]          print rke2's role, the rule that chose\n"
+        "                                    it, node name and kubeconfig as JSON\n"
         "  version                           print the version\n"
         "  help                              this text\n";
 
@@ -263,6 +274,14 @@ int tool_main(int argc, char **argv)
                 return tool_network(argc - 1, argv + 1);
         if (streq(argv[1], "overlay"))
                 return tool_overlay(argc - 1, argv + 1);
+        if (streq(argv[1], "hostprep"))
+                return tool_hostprep(argc - 1, argv + 1);
+        if (streq(argv[1], "measure"))
+                return tool_measure(argc - 1, argv + 1);
+        if (streq(argv[1], "ready"))
+                return tool_ready(argc - 1, argv + 1);
+        if (streq(argv[1], "rke2-config"))
+                return tool_rke2_config(argc - 1, argv + 1);
         if (streq(argv[1], "rke2"))
                 return tool_rke2(argc - 1, argv + 1);
         fprintf(stderr, "%s: unknown command '%s' (try '%s help')\n", prog, argv[1], prog);
