@@ -66,20 +66,44 @@ static int run(char *const argv[])
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* iptables-save's output must hold the rule: read it through a pipe. */
+/* iptables-save's output must hold the rule (no shell in the image: the
+ * program is run directly, its output read through a pipe). */
 static int rule_present(const char *table, const char *needle)
 {
-        char cmd[256];
-        snprintf(cmd, sizeof(cmd), "iptables-save -t %s", table);
-        FILE *f = popen(cmd, "r");
-        if (!f)
+        int p[2];
+        if (pipe(p) < 0)
                 return 0;
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0) {
+                close(p[0]);
+                close(p[1]);
+                return 0;
+        }
+        if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                dup2(p[1], STDOUT_FILENO);
+                close(p[0]);
+                close(p[1]);
+                execlp("iptables-save", "iptables-save", "-t", table, (char *)NULL);
+                _exit(127);
+        }
+        close(p[1]);
+        FILE *f = fdopen(p[0], "r");
         char line[1024];
         int found = 0;
-        while (fgets(line, sizeof(line), f))
+        while (f && fgets(line, sizeof(line), f))
                 if (strstr(line, needle))
                         found = 1;
-        pclose(f);
+        if (f)
+                fclose(f);
+        else
+                close(p[0]);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
         return found;
 }
 

@@ -58,6 +58,7 @@
 #include <microhttpd.h>
 
 #include "container.h"
+#include "kubeconfig-inline.h"
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -352,25 +353,7 @@ static void write_kubeconfig_inline(const char *path, unsigned port, const struc
                 log_fatal("out of memory");
         snprintf(doc, n,
                  "# written by the " STANDIN "\n"
-                 "apiVersion: v1\n"
-                 "clusters:\n"
-                 "- cluster:\n"
-                 "    certificate-authority-data: %s\n"
-                 "    server: https://127.0.0.1:%u\n"
-                 "  name: default\n"
-                 "contexts:\n"
-                 "- context:\n"
-                 "    cluster: default\n"
-                 "    user: default\n"
-                 "  name: default\n"
-                 "current-context: default\n"
-                 "kind: Config\n"
-                 "preferences: {}\n"
-                 "users:\n"
-                 "- name: default\n"
-                 "  user:\n"
-                 "    client-certificate-data: %s\n"
-                 "    client-key-data: %s\n",
+                 KUBECONFIG_INLINE_FMT,
                  c, port, cc, ck);
         write_file(path, doc, 0600);
         free(doc);
@@ -384,26 +367,7 @@ static void write_kubeconfig_files(const char *path, unsigned port, const char *
         char doc[4 * PATH_MAX + 1024];
         snprintf(doc, sizeof(doc),
                  "# written by the " STANDIN "\n"
-                 "apiVersion: v1\n"
-                 "clusters:\n"
-                 "- cluster:\n"
-                 "    server: https://127.0.0.1:%u\n"
-                 "    certificate-authority: %s\n"
-                 "  name: local\n"
-                 "contexts:\n"
-                 "- context:\n"
-                 "    cluster: local\n"
-                 "    namespace: default\n"
-                 "    user: user\n"
-                 "  name: Default\n"
-                 "current-context: Default\n"
-                 "kind: Config\n"
-                 "preferences: {}\n"
-                 "users:\n"
-                 "- name: user\n"
-                 "  user:\n"
-                 "    client-certificate: %s\n"
-                 "    client-key: %s\n",
+                 KUBECONFIG_FILES_FMT,
                  port, ca, crt, key);
         write_file(path, doc, 0600);
 }

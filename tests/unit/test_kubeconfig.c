@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "fileio.h"
+#include "../rke2-standin/kubeconfig-inline.h"
 #include "kubeconfig.h"
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -84,53 +85,22 @@ static char *b64(const char *s)
 /* rke2's server kubeconfig, with the three inline values given. */
 static char *inline_doc(const char *ca, const char *cert, const char *key)
 {
-        static const char fmt[] = "apiVersion: v1\n"
-                                  "clusters:\n"
-                                  "- cluster:\n"
-                                  "    certificate-authority-data: %s\n"
-                                  "    server: https://127.0.0.1:6443\n"
-                                  "  name: default\n"
-                                  "contexts:\n"
-                                  "- context:\n"
-                                  "    cluster: default\n"
-                                  "    user: default\n"
-                                  "  name: default\n"
-                                  "current-context: default\n"
-                                  "kind: Config\n"
-                                  "preferences: {}\n"
-                                  "users:\n"
-                                  "- name: default\n"
-                                  "  user:\n"
-                                  "    client-certificate-data: %s\n"
-                                  "    client-key-data: %s\n";
+        static const char fmt[] = KUBECONFIG_INLINE_FMT;
         size_t n = sizeof(fmt) + strlen(ca) + strlen(cert) + strlen(key);
         char *d = malloc(n);
         assert_non_null(d);
-        snprintf(d, n, fmt, ca, cert, key);
+        snprintf(d, n, fmt, ca, 6443u, cert, key);
         return d;
 }
 
 /* rke2's agent kubeconfig, naming files. */
-static const char files_doc[] = "apiVersion: v1\n"
-                                "clusters:\n"
-                                "- cluster:\n"
-                                "    server: https://127.0.0.1:6443\n"
-                                "    certificate-authority: /abs/server-ca.crt\n"
-                                "  name: local\n"
-                                "contexts:\n"
-                                "- context:\n"
-                                "    cluster: local\n"
-                                "    namespace: default\n"
-                                "    user: user\n"
-                                "  name: Default\n"
-                                "current-context: Default\n"
-                                "kind: Config\n"
-                                "preferences: {}\n"
-                                "users:\n"
-                                "- name: user\n"
-                                "  user:\n"
-                                "    client-certificate: client-kubelet.crt\n"
-                                "    client-key: ../keys/client-kubelet.key\n";
+static char files_doc[1024];
+
+static void make_files_doc(void)
+{
+        snprintf(files_doc, sizeof(files_doc), KUBECONFIG_FILES_FMT, 6443u, "/abs/server-ca.crt",
+                 "client-kubelet.crt", "../keys/client-kubelet.key");
+}
 
 /* Parses text; on failure asserts that *ret stayed as it was. */
 static int parse(const char *text, size_t len, struct kubeconfig *ret, char *why)
@@ -249,6 +219,7 @@ static void test_files_relative(void **state)
 {
         struct kubeconfig kc;
         char why[300];
+        make_files_doc();
         assert_int_equal(parse(files_doc, strlen(files_doc), &kc, why), 0);
         assert_string_equal(kc.context, "Default");
         assert_string_equal(kc.ca.path, "/abs/server-ca.crt");
