@@ -149,7 +149,8 @@ void overlay_cipher_free(struct overlay_cipher *c);
 /* rec receives len + OVERLAY_TAG_LEN bytes: ciphertext, then tag. */
 int overlay_chunk_seal(struct overlay_cipher *c, uint64_t index, bool last, const uint8_t *pt, size_t len, uint8_t *rec);
 /* pt receives rec_len - OVERLAY_TAG_LEN bytes, only if the tag verifies
- * (-EBADMSG otherwise: wrong key, another position, or altered bytes). */
+ * (-EBADMSG otherwise: wrong key, another position, or altered bytes; pt
+ * is then zeroed). pt may be rec itself: the record is opened in place. */
 int overlay_chunk_open(struct overlay_cipher *c, uint64_t index, bool last, const uint8_t *rec, size_t rec_len, uint8_t *pt);
 
 static inline void overlay_signers_freep(struct overlay_signers **s) { overlay_signers_free(*s); }

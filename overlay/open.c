@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <zstd.h>
 
@@ -22,9 +23,11 @@
 /* The largest zstd window the opener allocates: seal's level keeps within
  * 4 MiB; zstd's own default limit (128 MiB) is too much for a node. */
 #define ZSTD_WINDOW_LOG_MAX 23
-#define DATA_BLOCK ((size_t)64 << 10)
 #define READER_STACK ((size_t)512 << 10)
 #define WHY_LEN 512
+/* Chunk buffers between feed() and the reader: one being filled while the
+ * reader decompresses another is all the overlap two stages can use. */
+#define SLOTS 2
 
 enum open_state {
         OPEN_HEADER,   /* waiting for header bytes */
@@ -34,18 +37,31 @@ enum open_state {
         OPEN_FAILED,
 };
 
-/* Lock step between feed() and the tar reader thread: at most one block
- * is offered, and feed() returns only once the reader has let it go (asked
- * for the next one) or ended. */
-struct handoff {
+/* How feed() ends the reader: RUN, it takes chunks as they come; END, no
+ * more will come (it reads to the end, then checks it); CANCEL, it reads
+ * the chunks already queued (a refusal in them came first in the stream)
+ * and stops; ABORT, it stops at its next read. */
+enum pipe_stop { PIPE_RUN, PIPE_END, PIPE_CANCEL, PIPE_ABORT };
+
+struct slot {
+        uint8_t *buf; /* a chunk record, decrypted in place once queued */
+        size_t len;   /* plaintext bytes */
+        uint64_t index;
+};
+
+/* The queue of verified chunks from feed() (the caller's thread: SHA-256
+ * and AES-GCM) to the reader thread (zstd and tar). feed() fills slot
+ * produced % SLOTS while fewer than SLOTS are queued or being read; the
+ * reader takes them in order and gives each back once decompressed. */
+struct pipe {
         pthread_mutex_t mu;
-        pthread_cond_t cv;
-        const uint8_t *offer;
-        size_t offer_len;
-        bool held;  /* the reader holds the last block it was given */
-        bool eof;   /* no more blocks will come */
-        bool abort; /* stop at once */
-        bool done;  /* the reader thread has ended */
+        pthread_cond_t to_reader, to_feeder;
+        struct slot slot[SLOTS];
+        uint64_t produced; /* chunks queued */
+        uint64_t taken;    /* chunks the reader took */
+        uint64_t released; /* chunks the reader gave back */
+        enum pipe_stop stop;
+        bool done; /* the reader thread has ended */
         bool started;
         pthread_t thread;
 };
@@ -59,6 +75,7 @@ struct overlay_open {
         enum open_state state;
         int err;
         char why[WHY_LEN];
+        bool rerr_taken; /* the reader's refusal has been made why */
 
         uint8_t hdr[OVERLAY_HEADER_MAX];
         size_t hdr_have, hdr_need;
@@ -67,26 +84,31 @@ struct overlay_open {
 
         struct overlay_cipher *cipher;
         mbedtls_sha256_context ct;
-        uint8_t *rec, *pt;
+        uint8_t *rec; /* the slot the next record goes into */
         size_t rec_have, rec_need;
         uint64_t index;
+        struct pipe pipe;
 
+        /* the reader thread's; feed() reads them only once it has ended */
         ZSTD_DCtx *zd;
+        ZSTD_inBuffer zin;
+        uint64_t zindex; /* the chunk zin is */
+        bool holding;    /* zin is a slot the reader took */
+        bool flushed;    /* zstd holds no output for zin's bytes */
         uint8_t *zout;
         size_t zout_cap;
         bool frame_done, frame_started;
         uint64_t content;
-
-        /* the reader thread's; feed() reads them only once it has ended */
-        struct handoff hand;
+        int in_err;     /* the input (zstd or the queue) failed: rwhy says why */
+        bool stopped;   /* told to stop (cancel, abort): not a refusal */
+        bool at_end;    /* every chunk was read: the rest are end checks */
         int rerr;
         char rwhy[WHY_LEN];
         bool tar_end;
-        uint32_t entries;
+        atomic_uint entries; /* read at any time (overlay_open_entries) */
         struct overlay_tree *tree;
         struct extract *x;
         struct overlay_entry entry;
-        uint8_t data[DATA_BLOCK];
 };
 
 void overlay_open_config_default(struct overlay_open_config *c)
@@ -107,52 +129,138 @@ static int set_why(struct overlay_open *o, int err, const char *fmt, ...)
 
 /* ---- the reader thread ---- */
 
+/* Gives back the chunk the reader holds and takes the next: 1, 0 at the
+ * end of the input, -ECANCELED when told to stop. */
+static int pipe_take(struct overlay_open *o)
+{
+        struct pipe *p = &o->pipe;
+        pthread_mutex_lock(&p->mu);
+        if (o->holding) {
+                p->released++;
+                o->holding = false;
+                pthread_cond_signal(&p->to_feeder);
+        }
+        while (p->taken == p->produced && p->stop == PIPE_RUN)
+                pthread_cond_wait(&p->to_reader, &p->mu);
+        int r = 1;
+        if (p->stop == PIPE_ABORT || (p->stop == PIPE_CANCEL && p->taken == p->produced))
+                r = -ECANCELED;
+        else if (p->taken == p->produced)
+                r = 0;
+        else {
+                const struct slot *s = &p->slot[p->taken % SLOTS];
+                o->zin = (ZSTD_inBuffer){ s->buf, s->len, 0 };
+                o->zindex = s->index;
+                o->holding = true;
+                p->taken++;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (r == 0)
+                o->at_end = true;
+        if (r == -ECANCELED)
+                o->stopped = true;
+        return r;
+}
+
+static int input_fail(struct overlay_open *o, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int input_fail(struct overlay_open *o, int err, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(o->rwhy, sizeof(o->rwhy), fmt, ap);
+        va_end(ap);
+        o->in_err = err;
+        return err;
+}
+
+/* The next block of tar into zout: 1 (*ret_n > 0 bytes), 0 at the end of
+ * the input, or -errno (rwhy says why). The decompressor never passes the
+ * header's content_size and reads one frame, nothing after it. */
+static int inflate_block(struct overlay_open *o, size_t *ret_n)
+{
+        for (;;) {
+                if (o->zin.pos == o->zin.size && o->flushed) {
+                        int r = pipe_take(o);
+                        if (r == -ECANCELED)
+                                return input_fail(o, r, "stopped");
+                        if (r == 0)
+                                return 0;
+                }
+                /* after the block that ended the frame went to the reader */
+                if (o->frame_done && o->zin.pos < o->zin.size)
+                        return input_fail(o, -EBADMSG,
+                                          "payload: data after the end of its zstd frame (chunk %" PRIu64 ")", o->zindex);
+                ZSTD_outBuffer out = { o->zout, o->zout_cap, 0 };
+                size_t z = ZSTD_decompressStream(o->zd, &out, &o->zin);
+                if (ZSTD_isError(z))
+                        return input_fail(o, -EBADMSG, "payload: zstd: %s (chunk %" PRIu64 ")", ZSTD_getErrorName(z),
+                                          o->zindex);
+                o->frame_started = true;
+                o->frame_done = z == 0;
+                /* 0: the frame's end, flushed, even when that filled zout exactly
+                 * (asked again, zstd would start looking for another frame) */
+                o->flushed = z == 0 || out.pos < out.size;
+                if (out.pos > o->h.content_size - o->content)
+                        return input_fail(o, -EFBIG, "content: more than the %" PRIu64 " bytes of tar the header declares",
+                                          o->h.content_size);
+                o->content += out.pos;
+                if (out.pos > 0) {
+                        *ret_n = out.pos;
+                        return 1;
+                }
+        }
+}
+
 static la_ssize_t tar_read(struct archive *a, void *ud, const void **buf)
 {
-        struct handoff *hd = &((struct overlay_open *)ud)->hand;
-        pthread_mutex_lock(&hd->mu);
-        hd->held = false;
-        pthread_cond_broadcast(&hd->cv);
-        while (!hd->offer && !hd->eof && !hd->abort)
-                pthread_cond_wait(&hd->cv, &hd->mu);
-        if (hd->abort) {
-                pthread_mutex_unlock(&hd->mu);
-                archive_set_error(a, ECANCELED, "stopped");
+        struct overlay_open *o = ud;
+        size_t n = 0;
+        int r = inflate_block(o, &n);
+        if (r < 0) {
+                archive_set_error(a, -r, "%s", o->rwhy);
                 return -1;
         }
-        la_ssize_t n = 0;
-        if (hd->offer) {
-                *buf = hd->offer;
-                n = (la_ssize_t)hd->offer_len;
-                hd->offer = NULL;
-                hd->held = true;
-        }
-        pthread_mutex_unlock(&hd->mu);
-        return n;
+        *buf = o->zout;
+        return (la_ssize_t)n;
+}
+
+/* libarchive failed: the input's own reason when the input failed under
+ * it, else libarchive's. */
+static int tar_fail(struct overlay_open *o, struct archive *a, const struct reason *w, const char *what)
+{
+        if (o->in_err < 0)
+                return o->in_err;
+        return overlay_archive_fail(a, w, what);
 }
 
 /* A file's data, to fd (or nowhere, fd < 0), exactly as much as its
- * header declared. */
+ * header declared, written from libarchive's blocks as they are. */
 static int copy_data(struct overlay_open *o, struct archive *a, int fd, const struct reason *w)
 {
         const struct overlay_entry *e = &o->entry;
-        char shown[160];
+        char shown[160], what[200];
         uint64_t got = 0;
         overlay_escape(e->path, shown, sizeof(shown));
         for (;;) {
-                la_ssize_t n = archive_read_data(a, o->data, sizeof(o->data));
-                if (n < 0) {
-                        char what[200];
-                        snprintf(what, sizeof(what), "entry %s", shown);
-                        return overlay_archive_fail(a, w, what);
-                }
-                if (n == 0)
+                const void *p;
+                size_t n;
+                la_int64_t off;
+                int s = archive_read_data_block(a, &p, &n, &off);
+                if (s == ARCHIVE_EOF)
                         break;
-                if ((uint64_t)n > e->size - got)
+                if (s != ARCHIVE_OK) {
+                        snprintf(what, sizeof(what), "entry %s", shown);
+                        return tar_fail(o, a, w, what);
+                }
+                /* sparse entries are refused already: the data is contiguous */
+                if (off < 0 || (uint64_t)off != got)
+                        return reason_fail(w, -EBADMSG, "entry %s: data at offset %" PRId64 " after %" PRIu64 " bytes",
+                                           shown, (int64_t)off, got);
+                if (n > e->size - got)
                         return reason_fail(w, -EBADMSG, "entry %s: more data than the %" PRIu64 " bytes its header declares",
                                            shown, e->size);
-                got += (uint64_t)n;
-                int r = fd >= 0 ? write_full(fd, o->data, (size_t)n) : 0;
+                got += n;
+                int r = fd >= 0 && n > 0 ? write_full(fd, p, n) : 0;
                 if (r < 0)
                         return reason_fail(w, r, "entry %s: writing it in the staging directory: %s", shown, strerror(-r));
         }
@@ -192,7 +300,7 @@ static int read_tar(struct overlay_open *o, const struct reason *w)
         /* ustar, pax and GNU tar; no filters: the input is the payload */
         if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
             archive_read_open(a, o, NULL, tar_read, NULL) != ARCHIVE_OK) {
-                r = overlay_archive_fail(a, w, "tar");
+                r = tar_fail(o, a, w, "tar");
                 goto out;
         }
         for (;;) {
@@ -203,14 +311,14 @@ static int read_tar(struct overlay_open *o, const struct reason *w)
                         break;
                 }
                 if (s != ARCHIVE_OK) {
-                        r = overlay_archive_fail(a, w, "tar");
+                        r = tar_fail(o, a, w, "tar");
                         break;
                 }
-                if (o->entries == o->h.entries) {
+                if (atomic_load_explicit(&o->entries, memory_order_relaxed) == o->h.entries) {
                         r = reason_fail(w, -EBADMSG, "tar: more entries than the header's %" PRIu32, o->h.entries);
                         break;
                 }
-                o->entries++;
+                atomic_fetch_add_explicit(&o->entries, 1, memory_order_relaxed);
                 r = overlay_entry_read(ae, &o->entry, w);
                 if (r == 1) {
                         r = 0;
@@ -224,18 +332,30 @@ out:
         return r;
 }
 
+/* Past the tar's end: the rest of the stream is still decompressed, to
+ * hold it to one frame and content_size (bytes after the tar's end are not
+ * read, but they count). */
+static int inflate_rest(struct overlay_open *o)
+{
+        size_t n;
+        int r;
+        while ((r = inflate_block(o, &n)) > 0)
+                ;
+        return r;
+}
+
 static void *reader_main(void *ud)
 {
         struct overlay_open *o = ud;
         const struct reason w = { o->rwhy, sizeof(o->rwhy) };
         int r = read_tar(o, &w);
-        pthread_mutex_lock(&o->hand.mu);
+        if (r == 0)
+                r = inflate_rest(o);
+        pthread_mutex_lock(&o->pipe.mu);
         o->rerr = r;
-        o->hand.done = true;
-        o->hand.held = false;
-        o->hand.offer = NULL;
-        pthread_cond_broadcast(&o->hand.cv);
-        pthread_mutex_unlock(&o->hand.mu);
+        o->pipe.done = true;
+        pthread_cond_signal(&o->pipe.to_feeder);
+        pthread_mutex_unlock(&o->pipe.mu);
         return NULL;
 }
 
@@ -250,66 +370,83 @@ static int reader_start(struct overlay_open *o)
         /* signals stay with the caller's thread (PID 1 reads them from a signalfd) */
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        r = pthread_create(&o->hand.thread, &attr, reader_main, o);
+        r = pthread_create(&o->pipe.thread, &attr, reader_main, o);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         pthread_attr_destroy(&attr);
         if (r != 0)
                 return -r;
-        o->hand.started = true;
+        o->pipe.started = true;
         return 0;
 }
 
-/* Stops the reader (abort) or lets it run to the end of its input, and
- * joins it. */
-static void reader_stop(struct overlay_open *o, bool abort)
+/* Tells the reader how to end and joins it: whatever it waits for, the
+ * stop wakes it, and it holds no lock the caller needs. */
+static void reader_stop(struct overlay_open *o, enum pipe_stop how)
 {
-        struct handoff *hd = &o->hand;
-        if (!hd->started)
+        struct pipe *p = &o->pipe;
+        if (!p->started)
                 return;
-        pthread_mutex_lock(&hd->mu);
-        if (abort)
-                hd->abort = true;
-        else
-                hd->eof = true;
-        pthread_cond_broadcast(&hd->cv);
-        while (!hd->done)
-                pthread_cond_wait(&hd->cv, &hd->mu);
-        pthread_mutex_unlock(&hd->mu);
-        pthread_join(hd->thread, NULL);
-        hd->started = false;
+        pthread_mutex_lock(&p->mu);
+        p->stop = how;
+        pthread_cond_signal(&p->to_reader);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->thread, NULL);
+        p->started = false;
 }
 
-/* One block to the reader; returns when it has taken and released it, or
- * ended (having read the tar's end, bytes after it are not its concern). */
-static int reader_offer(struct overlay_open *o, const uint8_t *p, size_t n)
+/* The reader's refusal becomes the opener's. Once it has ended, before
+ * the end of the input, it has refused something (it ends cleanly only
+ * after the end). */
+static int reader_error(struct overlay_open *o)
 {
-        struct handoff *hd = &o->hand;
-        pthread_mutex_lock(&hd->mu);
-        if (!hd->done) {
-                hd->offer = p;
-                hd->offer_len = n;
-                pthread_cond_broadcast(&hd->cv);
-                while (!hd->done && (hd->offer || hd->held))
-                        pthread_cond_wait(&hd->cv, &hd->mu);
-                hd->offer = NULL;
-        }
-        bool done = hd->done;
-        int r = o->rerr;
-        pthread_mutex_unlock(&hd->mu);
-        if (done && r < 0) {
-                snprintf(o->why, sizeof(o->why), "%s", o->rwhy);
-                return r;
-        }
-        return 0;
+        o->rerr_taken = true;
+        if (o->rerr >= 0)
+                return set_why(o, -EIO, "tar: the reader ended before the end of the input");
+        snprintf(o->why, sizeof(o->why), "%s", o->rwhy);
+        return o->rerr;
 }
 
 /* ---- the feeding side ---- */
 
+/* A free slot for the next record: waits while every slot is queued or
+ * being read, unless the reader has ended (then its refusal). */
+static int slot_acquire(struct overlay_open *o)
+{
+        struct pipe *p = &o->pipe;
+        pthread_mutex_lock(&p->mu);
+        while (!p->done && p->produced - p->released == SLOTS)
+                pthread_cond_wait(&p->to_feeder, &p->mu);
+        bool done = p->done;
+        o->rec = p->slot[p->produced % SLOTS].buf;
+        pthread_mutex_unlock(&p->mu);
+        return done ? reader_error(o) : 0;
+}
+
+/* The record in o->rec, verified and decrypted, to the reader. */
+static int slot_publish(struct overlay_open *o, size_t len, uint64_t index)
+{
+        struct pipe *p = &o->pipe;
+        pthread_mutex_lock(&p->mu);
+        struct slot *s = &p->slot[p->produced % SLOTS];
+        s->len = len;
+        s->index = index;
+        p->produced++;
+        pthread_cond_signal(&p->to_reader);
+        bool done = p->done;
+        pthread_mutex_unlock(&p->mu);
+        o->rec = NULL;
+        return done ? reader_error(o) : 0;
+}
+
 /* Every failure ends here: the reader stops, staging goes, and the state
- * keeps the first reason for every later call. */
+ * keeps the first reason for every later call. The reader first reads
+ * the chunks already queued: they came before whatever failed here, so a
+ * refusal in them is the one reported, as if the two had run in turn. */
 static int abandon(struct overlay_open *o, int err)
 {
-        reader_stop(o, true);
+        reader_stop(o, PIPE_CANCEL);
+        if (o->rerr < 0 && !o->rerr_taken && !o->stopped && !o->at_end)
+                err = reader_error(o);
         if (o->staging_fd >= 0) {
                 o->staging_fd = safe_close(o->staging_fd);
                 (void)overlay_remove_tree(o->staging);
@@ -318,7 +455,6 @@ static int abandon(struct overlay_open *o, int err)
         o->err = err;
         return err;
 }
-
 static int check_expected(struct overlay_open *o)
 {
         const struct overlay_header *h = &o->h;
@@ -348,24 +484,29 @@ static int check_expected(struct overlay_open *o)
         return 0;
 }
 
+/* The chunk buffers: one without the key (the records are only hashed),
+ * SLOTS with it, each a record decrypted in place. */
 static int prepare_chunks(struct overlay_open *o)
 {
         size_t first = (size_t)overlay_chunk_len(&o->h, 0);
         mbedtls_sha256_init(&o->ct);
         (void)mbedtls_sha256_starts_ret(&o->ct, 0);
         o->rec_need = first + OVERLAY_TAG_LEN;
-        o->rec = malloc(first + OVERLAY_TAG_LEN);
-        if (!o->rec)
-                return set_why(o, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < (o->have_key ? SLOTS : 1); i++) {
+                o->pipe.slot[i].buf = malloc(first + OVERLAY_TAG_LEN);
+                if (!o->pipe.slot[i].buf)
+                        return set_why(o, -ENOMEM, "out of memory");
+        }
+        o->rec = o->pipe.slot[0].buf;
         if (!o->have_key)
                 return 0;
         if (overlay_cipher_new(o->key, &o->h, &o->cipher) < 0)
                 return set_why(o, -ENOMEM, "chunks: setting up the cipher failed");
-        o->pt = malloc(first ? first : 1);
         o->zout_cap = ZSTD_DStreamOutSize();
         o->zout = malloc(o->zout_cap);
         o->zd = ZSTD_createDCtx();
-        if (!o->pt || !o->zout || !o->zd || overlay_tree_new(&o->tree) < 0)
+        o->flushed = true;
+        if (!o->zout || !o->zd || overlay_tree_new(&o->tree) < 0)
                 return set_why(o, -ENOMEM, "out of memory");
         if (ZSTD_isError(ZSTD_DCtx_setParameter(o->zd, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX)))
                 return set_why(o, -EIO, "payload: zstd refuses its window limit");
@@ -413,46 +554,17 @@ static int feed_header(struct overlay_open *o, const uint8_t **p, size_t *n)
         return 0;
 }
 
-static int decompress(struct overlay_open *o, const uint8_t *p, size_t n)
-{
-        ZSTD_inBuffer in = { p, n, 0 };
-        if (n > 0 && o->frame_done)
-                return set_why(o, -EBADMSG, "payload: data after the end of its zstd frame (chunk %" PRIu64 ")", o->index);
-        for (;;) {
-                ZSTD_outBuffer out = { o->zout, o->zout_cap, 0 };
-                size_t z = ZSTD_decompressStream(o->zd, &out, &in);
-                if (ZSTD_isError(z))
-                        return set_why(o, -EBADMSG, "payload: zstd: %s (chunk %" PRIu64 ")", ZSTD_getErrorName(z), o->index);
-                o->frame_started = true;
-                o->frame_done = z == 0;
-                if (out.pos > o->h.content_size - o->content)
-                        return set_why(o, -EFBIG, "content: more than the %" PRIu64 " bytes of tar the header declares",
-                                       o->h.content_size);
-                o->content += out.pos;
-                if (out.pos > 0) {
-                        int r = reader_offer(o, o->zout, out.pos);
-                        if (r < 0)
-                                return r;
-                }
-                if (o->frame_done && in.pos < in.size)
-                        return set_why(o, -EBADMSG, "payload: data after the end of its zstd frame (chunk %" PRIu64 ")",
-                                       o->index);
-                if (in.pos == in.size && out.pos < out.size)
-                        return 0;
-        }
-}
-
 static int process_chunk(struct overlay_open *o)
 {
         bool last = o->index + 1 == o->h.chunk_count;
         (void)mbedtls_sha256_update_ret(&o->ct, o->rec, o->rec_need);
         if (o->have_key) {
-                int r = overlay_chunk_open(o->cipher, o->index, last, o->rec, o->rec_need, o->pt);
+                int r = overlay_chunk_open(o->cipher, o->index, last, o->rec, o->rec_need, o->rec);
                 if (r == -EBADMSG)
                         return set_why(o, r, "chunk %" PRIu64 ": authentication failed (wrong key or altered)", o->index);
                 if (r < 0)
                         return set_why(o, r, "chunk %" PRIu64 ": decryption failed: %s", o->index, strerror(-r));
-                r = decompress(o, o->pt, o->rec_need - OVERLAY_TAG_LEN);
+                r = slot_publish(o, o->rec_need - OVERLAY_TAG_LEN, o->index);
                 if (r < 0)
                         return r;
         }
@@ -467,6 +579,11 @@ static int process_chunk(struct overlay_open *o)
 
 static int feed_chunks(struct overlay_open *o, const uint8_t **p, size_t *n)
 {
+        if (o->rec_have == 0 && o->have_key) {
+                int r = slot_acquire(o);
+                if (r < 0)
+                        return r;
+        }
         size_t k = o->rec_need - o->rec_have < *n ? o->rec_need - o->rec_have : *n;
         memcpy(o->rec + o->rec_have, *p, k);
         o->rec_have += k;
@@ -509,6 +626,10 @@ static int finish_checks(struct overlay_open *o)
         if (o->state == OPEN_CHUNKS)
                 return set_why(o, -EBADMSG, "truncated: chunk %" PRIu64 " of %" PRIu64 " has %zu of its %zu bytes",
                                o->index, o->h.chunk_count, o->rec_have, o->rec_need);
+        /* the reader reads to the end; a refusal before it came first */
+        reader_stop(o, PIPE_END);
+        if (o->rerr < 0 && !o->at_end)
+                return reader_error(o);
         (void)mbedtls_sha256_finish_ret(&o->ct, digest);
         if (memcmp(digest, o->h.ct_sha256, OVERLAY_HASH_LEN) != 0) {
                 overlay_hex(digest, OVERLAY_HASH_LEN, a);
@@ -522,11 +643,8 @@ static int finish_checks(struct overlay_open *o)
         if (o->content != o->h.content_size)
                 return set_why(o, -EBADMSG, "content: %" PRIu64 " bytes of tar, the header declares %" PRIu64, o->content,
                                o->h.content_size);
-        reader_stop(o, false);
-        if (o->rerr < 0) {
-                snprintf(o->why, sizeof(o->why), "%s", o->rwhy);
-                return o->rerr;
-        }
+        if (o->rerr < 0)
+                return reader_error(o);
         if (!o->tar_end)
                 return set_why(o, -EBADMSG, "tar: no end of archive");
         if (o->entries != o->h.entries)
@@ -567,8 +685,9 @@ int overlay_open_new(const struct overlay_open_config *c, struct overlay_open **
         }
         o->staging_fd = -1;
         o->hdr_need = OVERLAY_PREFIX_LEN;
-        pthread_mutex_init(&o->hand.mu, NULL);
-        pthread_cond_init(&o->hand.cv, NULL);
+        pthread_mutex_init(&o->pipe.mu, NULL);
+        pthread_cond_init(&o->pipe.to_reader, NULL);
+        pthread_cond_init(&o->pipe.to_feeder, NULL);
         if (c->staging) {
                 o->staging = strdup(c->staging);
                 o->cfg.staging = o->staging;
@@ -608,14 +727,14 @@ const struct overlay_header *overlay_open_header(const struct overlay_open *o)
 
 uint32_t overlay_open_entries(const struct overlay_open *o)
 {
-        return o ? o->entries : 0;
+        return o ? atomic_load_explicit(&o->entries, memory_order_relaxed) : 0;
 }
 
 void overlay_open_free(struct overlay_open *o)
 {
         if (!o)
                 return;
-        reader_stop(o, true);
+        reader_stop(o, PIPE_ABORT);
         if (o->state != OPEN_FINISHED && o->staging) {
                 o->staging_fd = safe_close(o->staging_fd);
                 (void)overlay_remove_tree(o->staging);
@@ -626,12 +745,13 @@ void overlay_open_free(struct overlay_open *o)
         ZSTD_freeDCtx(o->zd);
         overlay_cipher_free(o->cipher);
         mbedtls_sha256_free(&o->ct);
-        free(o->rec);
-        free(o->pt);
+        for (size_t i = 0; i < SLOTS; i++)
+                free(o->pipe.slot[i].buf);
         free(o->zout);
         free(o->staging);
-        pthread_mutex_destroy(&o->hand.mu);
-        pthread_cond_destroy(&o->hand.cv);
+        pthread_mutex_destroy(&o->pipe.mu);
+        pthread_cond_destroy(&o->pipe.to_reader);
+        pthread_cond_destroy(&o->pipe.to_feeder);
         mbedtls_platform_zeroize(o->key, sizeof(o->key));
         free(o);
 }

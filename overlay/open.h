@@ -19,11 +19,14 @@
  *     never through a link
  *
  * libarchive pulls its input; the opener is pushed. The reader runs in a
- * thread of its own, in lock step with the feeding thread: feed() hands it
- * one block of decompressed bytes and waits until the reader asks for the
- * next one, so the two never run at once, memory stays at a chunk's
- * record and plaintext, one block and the zstd window, and a refused entry
- * stops the feed at that block.
+ * thread of its own, overlapped with the feeding thread through a queue of
+ * two chunk buffers: feed() hashes and opens chunk N+1 while the reader
+ * decompresses chunk N and writes its entries. Only verified plaintext is
+ * queued; memory stays at two chunk records (decrypted in place), one
+ * block and the zstd window; the first refusal in the stream is the one
+ * reported, whichever thread finds it (the reader finishes the chunks
+ * queued before a refused one); a refused entry stops the feed within two
+ * chunks; every path joins the reader.
  *
  * Any failure removes the staging directory completely and leaves one
  * line in overlay_open_error(). */

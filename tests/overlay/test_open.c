@@ -442,6 +442,17 @@ static void test_payloads(void **state)
         ov.n = 0;
         assert_int_equal(overlay_from_payload(out, ob.pos, tar.n, SAMPLE_ENTRIES, NULL, &ov, NULL), 0);
         expect_refused(run(ov.p, ov.n, 0, NULL), "payload: zstd: Frame requires too much memory");
+        /* a tar of exactly five 128 KiB blocks: its last one fills the
+         * decompressor's output to the byte, and the frame is complete */
+        static const struct tspec fills[] = { { 'f', "zeros", NULL, 0644, 0, 0, 0, NULL, 5 * 131072 - 1536 } };
+        free(tar.p);
+        tar = (struct buf){ 0 };
+        assert_int_equal(tar_build(fills, 1, &tar), 0);
+        assert_int_equal(tar.n, 5 * 131072);
+        ov.n = 0;
+        assert_int_equal(overlay_from_tar(tar.p, tar.n, 1, NULL, &ov, NULL), 0);
+        assert_int_equal(run(ov.p, ov.n, 0, NULL).r, 0);
+        assert_int_equal(run(ov.p, ov.n, 1000, NULL).r, 0);
         free(tar.p);
         free(two.p);
         free(ov.p);
@@ -502,6 +513,174 @@ static void test_hostile_entries(void **state)
                                        { 'f', "f", NULL, 0644, 0, 0, 0, "y", 1 } };
         hostile(twice, 2, "entry f: appears twice");
         assert_int_equal(rmdir(victim), 0);
+}
+
+/* ---- the pipeline: feed() verifies chunks while the reader extracts ---- */
+
+/* Noise zstd cannot shrink, enough for many 4 KiB chunks and several
+ * zstd blocks (128 KiB of output each, released only whole). */
+static char big[300000];
+
+static void big_noise(void)
+{
+        uint32_t x = 88675123u;
+        for (size_t i = 0; i < sizeof(big); i++) {
+                x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+                big[i] = (char)(x >> 7);
+        }
+}
+
+/* The chunk at the end of which the decompressor first releases byte
+ * `byte` of the tar: nothing from that byte on can be read before it. */
+static uint64_t chunk_releasing(const uint8_t *tar, size_t n, size_t byte)
+{
+        uint8_t *z, out[1 << 17];
+        size_t zn, got = 0;
+        assert_int_equal(overlay_compress(tar, n, &z, &zn), 0);
+        ZSTD_DCtx *d = ZSTD_createDCtx();
+        size_t i = 0;
+        for (; i < zn && got <= byte; i++) {
+                ZSTD_inBuffer in = { z + i, 1, 0 };
+                while (in.pos < in.size || got <= byte) {
+                        ZSTD_outBuffer o = { out, sizeof(out), 0 };
+                        assert_false(ZSTD_isError(ZSTD_decompressStream(d, &o, &in)));
+                        got += o.pos;
+                        if (o.pos < o.size && in.pos == in.size)
+                                break;
+                }
+        }
+        ZSTD_freeDCtx(d);
+        free(z);
+        assert_true(got > byte);
+        return (i - 1) / 4096; /* byte i - 1 of the payload released it */
+}
+
+/* An overlay of 4 KiB chunks whose tar holds noise around one refused
+ * entry, just after many small files deep down (slow to create: the
+ * reader is busy with them when feed() already opens the next chunks);
+ * *ret_end is the chunk whose plaintext first lets the reader see the
+ * refused entry's header. */
+#define DEEP 40
+static void hostile_between(struct buf *ov, struct overlay_header *h, uint64_t *ret_end)
+{
+        static const char dir[] = "d/e/e/p/d/o/w/n/a/n/d/f/u/r/t/h/e/r/d/o/w/n/";
+        static char paths[DEEP][64];
+        struct tspec v[DEEP + 3] = {
+                { 'f', "a", NULL, 0644, 0, 0, 0, big, 150000 },
+        };
+        for (size_t i = 0; i < DEEP; i++) {
+                snprintf(paths[i], sizeof(paths[i]), "%sf%zu", dir, i);
+                v[1 + i] = (struct tspec){ 'f', paths[i], NULL, 0644, 0, 0, 0, "x", 1 };
+        }
+        v[DEEP + 1] = (struct tspec){ 'f', "etc/../x", NULL, 0644, 0, 0, 0, "x", 1 };
+        v[DEEP + 2] = (struct tspec){ 'f', "b", NULL, 0644, 0, 0, 0, big + 150000, 150000 };
+        struct buf tar = { 0 };
+        big_noise();
+        assert_int_equal(tar_build(v, DEEP + 3, &tar), 0);
+        const uint8_t *at = memmem(tar.p, tar.n, "etc/../x", 8);
+        assert_non_null(at);
+        *ret_end = chunk_releasing(tar.p, tar.n, (size_t)(at - tar.p) + 511);
+        assert_int_equal(overlay_from_tar(tar.p, tar.n, DEEP + 3, NULL, ov, h), 0);
+        free(tar.p);
+}
+
+/* The first refusal in the stream is the one reported, whichever thread
+ * finds its own first: a refused entry before an altered chunk, however
+ * close, wins; an altered chunk before the entry wins. Staging goes. */
+static void test_pipeline_first_refusal(void **state)
+{
+        struct buf ov = { 0 };
+        struct overlay_header h;
+        uint64_t end;
+        char staging[128], want[80];
+        snprintf(staging, sizeof(staging), "%s/staging", tmp);
+        hostile_between(&ov, &h, &end);
+        assert_true(end > 8 && h.chunk_count > end + 8);
+        for (uint64_t c = 0; c < h.chunk_count; c++) {
+                size_t at = h.header_len + c * (4096 + 16) + 100;
+                bool near = c + 4 > end && c < end + 4;
+                for (int k = 0; k < (near ? 4 : 2); k++) {
+                        struct overlay_open_config cfg = with_staging(staging);
+                        ov.p[at] ^= 1;
+                        struct result res = run(ov.p, ov.n, k == 0 ? 0 : k == 1 ? 5000 : k == 2 ? 7 : 4112, &cfg);
+                        ov.p[at] ^= 1;
+                        assert_false(exists(staging));
+                        snprintf(want, sizeof(want), "chunk %llu: authentication failed", (unsigned long long)c);
+                        expect_refused(res, c > end ? "'..' component" : want);
+                }
+        }
+        free(ov.p);
+}
+
+/* The reader refuses an entry while feed() is chunks ahead (or waits for
+ * a free buffer), and feed() refuses a chunk while the reader is busy or
+ * waits for one: each time both threads end, nothing is left in staging,
+ * every later call says the same. Many rounds, for the timings. */
+static void test_pipeline_stops(void **state)
+{
+        struct buf ov = { 0 }, good = { 0 };
+        struct overlay_header h;
+        uint64_t end;
+        char staging[128];
+        snprintf(staging, sizeof(staging), "%s/staging", tmp);
+        hostile_between(&ov, &h, &end);
+        for (int i = 0; i < 20; i++) {
+                struct overlay_open_config c = with_staging(staging);
+                expect_refused(run(ov.p, ov.n, i % 2 ? 0 : 4112 * (size_t)(i + 1), &c), "'..' component");
+                assert_false(exists(staging));
+        }
+        /* the entry's refusal while feed() waits at the last chunks */
+        struct overlay_open *o = NULL;
+        struct overlay_open_config c = with_staging(staging);
+        c.signers = pins;
+        char why[300];
+        assert_int_equal(overlay_open_new(&c, &o, why, sizeof(why)), 0);
+        int r = overlay_open_feed(o, ov.p, ov.n);
+        if (r == 0)
+                r = overlay_open_finish(o);
+        assert_true(r < 0);
+        assert_non_null(strstr(overlay_open_error(o), "'..' component"));
+        assert_int_equal(overlay_open_feed(o, ov.p, 1), r);
+        assert_int_equal(overlay_open_finish(o), r);
+        assert_false(exists(staging));
+        overlay_open_free(o);
+
+        /* a good overlay of many chunks: a chunk refused while the reader
+         * writes files, the opener freed while it waits, cut mid-way */
+        const struct tspec many[] = {
+                { 'f', "a", NULL, 0644, 0, 0, 0, big, 30000 },
+                { 'f', "b", NULL, 0644, 0, 0, 0, big + 30000, 30000 },
+                { 'f', "c", NULL, 0644, 0, 0, 0, big + 60000, 30000 },
+                { 'f', "d", NULL, 0644, 0, 0, 0, big + 90000, 30000 },
+        };
+        struct buf tar = { 0 };
+        assert_int_equal(tar_build(many, 4, &tar), 0);
+        assert_int_equal(overlay_from_tar(tar.p, tar.n, 4, NULL, &good, &h), 0);
+        assert_true(h.chunk_count >= 16);
+        for (uint64_t k = 0; k < h.chunk_count; k++) {
+                size_t at = h.header_len + k * (4096 + 16) + 5;
+                char want[64];
+                c = with_staging(staging);
+                good.p[at] ^= 0x40;
+                snprintf(want, sizeof(want), "chunk %llu: authentication failed", (unsigned long long)k);
+                expect_refused(run(good.p, good.n, k % 2 ? 0 : 1000, &c), want);
+                good.p[at] ^= 0x40;
+                assert_false(exists(staging));
+
+                c = with_staging(staging);
+                c.signers = pins;
+                assert_int_equal(overlay_open_new(&c, &o, why, sizeof(why)), 0);
+                assert_int_equal(overlay_open_feed(o, good.p, at), 0);
+                overlay_open_free(o);
+                assert_false(exists(staging));
+        }
+        c = with_staging(staging);
+        assert_int_equal(run(good.p, good.n, 0, &c).r, 0);
+        assert_true(exists(staging));
+        assert_int_equal(overlay_remove_tree(staging), 0);
+        free(tar.p);
+        free(good.p);
+        free(ov.p);
 }
 
 static void test_staging_rules(void **state)
@@ -638,6 +817,8 @@ int main(void)
                 cmocka_unit_test(test_bomb),
                 cmocka_unit_test(test_payloads),
                 cmocka_unit_test(test_hostile_entries),
+                cmocka_unit_test(test_pipeline_first_refusal),
+                cmocka_unit_test(test_pipeline_stops),
                 cmocka_unit_test(test_staging_rules),
                 cmocka_unit_test(test_commit_conflicts),
         };
