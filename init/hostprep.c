@@ -832,8 +832,3 @@ int hostprep_run(const struct hostprep_params *p, char *detail, size_t len)
                          "programs", ELEMENTSOF(sysctls));
         return first;
 }
-
-int hostprep_setenv(void)
-{
-        return setenv("PATH", HOSTPREP_RKE2_PATH, 1) < 0 ? negative_errno() : 0;
-}

@@ -42,9 +42,6 @@ struct hostprep_params {
  * -errno with its reason in detail (and how many more there were). */
 int hostprep_run(const struct hostprep_params *p, char *detail, size_t len);
 
-/* Sets PATH (HOSTPREP_RKE2_PATH) in this process's environment: for the
- * child that execs rke2, before the exec. */
-int hostprep_setenv(void);
 
 /* ---- the steps, for the tests ------------------------------------------ */
 

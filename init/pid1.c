@@ -46,6 +46,8 @@ struct boot {
         size_t net_len;
         struct rke2_run rke2;   /* rke2 under supervision, once the rke2 stage started it */
         bool rke2_started;
+        char node_name[254];    /* from rke2's configuration, for the ready stage */
+        char kubeconfig[PATH_MAX];
         struct child *stage_child; /* the stage running in a child, if any */
 };
 
@@ -273,6 +275,8 @@ static int stage_rke2(struct boot *b, char *detail, size_t len)
         log_info("rke2", "role %s (%s); node %s; kubeconfig %s", rke2_role_to_string(conf.role), conf.rule,
                  conf.node_name, conf.kubeconfig);
         const char *role = rke2_role_to_string(conf.role);
+        snprintf(b->node_name, sizeof(b->node_name), "%s", conf.node_name);
+        snprintf(b->kubeconfig, sizeof(b->kubeconfig), "%s", conf.kubeconfig);
         rke2conf_free(&conf);
 
         enum stage_result res = run_fn_in_child(b, STAGE_RKE2, stage_rke2_checks,
@@ -294,7 +298,9 @@ static int stage_rke2(struct boot *b, char *detail, size_t len)
  * ember.ready_timeout. */
 static int stage_ready_wait(struct boot *b, char *detail, size_t len)
 {
-        const struct ready_params p = { .timeout_s = b->cfg.ready_timeout_s };
+        /* rke2's configuration as the rke2 stage read it, not parsed twice */
+        const struct ready_params p = { .timeout_s = b->cfg.ready_timeout_s, .node_name = b->node_name,
+                                        .kubeconfig = b->kubeconfig };
         return ready_wait(&p, detail, len);
 }
 

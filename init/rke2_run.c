@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "hostprep.h"
 #include "log.h"
 #include "util.h"
 
@@ -33,8 +34,7 @@ void rke2_run_init(struct rke2_run *r, const char *role)
         snprintf(r->env_file, sizeof(r->env_file), "/etc/default/rke2-%s", role);
         /* rke2 unpacks its own binaries (containerd, kubelet, runc …) into
          * /var/lib/rancher/rke2/bin and expects them first in PATH */
-        snprintf(r->path_env, sizeof(r->path_env), "%s",
-                 "/var/lib/rancher/rke2/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        snprintf(r->path_env, sizeof(r->path_env), "%s", HOSTPREP_RKE2_PATH);
         r->backoff_min_ms = 2000;
         r->backoff_max_ms = 30000;
         r->max_restarts = 5;
@@ -174,20 +174,6 @@ static int rke2_main(struct child *c, void *userdata)
         return 127;
 }
 
-/* Escapes control characters of one line into out (NUL-terminated). */
-static void escape_line(const char *p, size_t n, char *out, size_t outlen)
-{
-        size_t o = 0;
-        for (size_t i = 0; i < n && o < outlen - 5; i++) {
-                unsigned char ch = (unsigned char)p[i];
-                if (ch == '\t' || (ch >= 0x20 && ch != 0x7f))
-                        out[o++] = (char)ch;
-                else
-                        o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
-        }
-        out[o] = '\0';
-}
-
 /* The logger's copy for the console: whole lines, escaped and prefixed;
  * a line longer than the buffer is cut. */
 struct mirror {
@@ -197,8 +183,9 @@ struct mirror {
 
 static void mirror_flush(struct mirror *m)
 {
-        char out[sizeof(m->line) + 16] = "rke2| ";
-        escape_line(m->line, m->n, out + 6, sizeof(out) - 7);
+        char out[4 * sizeof(m->line) + 16] = "rke2| ";
+        m->line[m->n] = '\0';
+        log_escape(m->line, out + 6, sizeof(out) - 7);
         size_t l = strlen(out);
         out[l++] = '\n';
         (void)write_full(STDERR_FILENO, out, l);
@@ -212,7 +199,7 @@ static void mirror_feed(struct mirror *m, const char *p, size_t n)
                         mirror_flush(m);
                         continue;
                 }
-                if (m->n < sizeof(m->line) / 4) /* escaping may quadruple it */
+                if (m->n < sizeof(m->line) - 1)
                         m->line[m->n++] = p[i];
         }
 }
@@ -449,7 +436,9 @@ int rke2_log_tail(const char *path, unsigned n, void (*emit)(const char *line, v
         char out[512];
         for (char *p = all + start; p && *p;) {
                 char *nl = strchr(p, '\n');
-                escape_line(p, nl ? (size_t)(nl - p) : strlen(p), out, sizeof(out));
+                if (nl)
+                        *nl = '\0';
+                log_escape(p, out, sizeof(out));
                 emit(out, userdata);
                 count++;
                 p = nl ? nl + 1 : NULL;
