@@ -959,3 +959,54 @@ int lkg_bless(int espfd, const char *booted_entry, char ret_entry[LKG_ENTRY_NAME
                 snprintf(ret_entry, LKG_ENTRY_NAME_MAX, "%s", to);
         return 1;
 }
+
+/* systemd-boot counted a try before the kernel ran (+L-D became +L-1-D+1);
+ * a failure that does not implicate the image gives that try back, so an
+ * outage of the network or of a server never demotes a good entry. */
+int lkg_uncount(int espfd, const char *booted_entry, char ret_entry[LKG_ENTRY_NAME_MAX], const struct reason *w)
+{
+        char bv[LKG_VERSION_MAX + 1];
+        if (espfd < 0)
+                return reason_fail(w, -EINVAL, "lkg: no ESP");
+        if (booted_version(booted_entry, bv) <= 0)
+                return 0;
+        _cleanup_close_ int loaderfd = -1, entriesfd = -1;
+        _cleanup_(entries_free) struct entries l = { 0 };
+        int r;
+        if ((r = open_dir(espfd, "loader", &loaderfd, w)) < 0)
+                return r;
+        if (loaderfd >= 0 && (r = open_dir(loaderfd, "entries", &entriesfd, w)) < 0)
+                return r;
+        if ((r = list_entries(entriesfd, &l, w)) < 0)
+                return r;
+
+        const struct entry *e = NULL;
+        for (size_t i = 0; i < l.n; i++) {
+                if (!streq(l.v[i].n.version, bv))
+                        continue;
+                if (!l.v[i].n.counted)
+                        return 0; /* blessed entries are never counted */
+                if (e)
+                        return reason_fail(w, -EINVAL, "lkg: several counted entries for version %s; not changing any", bv);
+                e = &l.v[i];
+        }
+        if (!e)
+                return reason_fail(w, -ENOENT, "lkg: the booted entry %s is not on the ESP", booted_entry);
+        if (!e->n.has_done || e->n.done == 0 || e->n.left >= LKG_COUNTER_MAX)
+                return 0; /* no try was counted */
+
+        struct lkg_entry_name n = e->n;
+        char to[LKG_ENTRY_NAME_MAX];
+        n.left++;
+        n.done--;
+        n.has_done = n.done > 0;
+        if (lkg_entry_name_format(&n, to, sizeof(to)) < 0)
+                return reason_fail(w, -EINVAL, "lkg: cannot name the entry for %s", bv);
+        if (renameat(entriesfd, e->name, entriesfd, to) < 0)
+                return reason_fail(w, negative_errno(), "lkg: giving back a try of %s: %m", e->name);
+        if (fsync(entriesfd) < 0)
+                return reason_fail(w, negative_errno(), "lkg: fsync of loader/entries after renaming %s: %m", to);
+        if (ret_entry)
+                snprintf(ret_entry, LKG_ENTRY_NAME_MAX, "%s", to);
+        return 1;
+}

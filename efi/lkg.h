@@ -118,3 +118,11 @@ int lkg_prune(int espfd, const char *keep_version, const char *booted_entry, str
  * when it renamed, 0 when there was nothing to bless (already blessed,
  * booted_entry NULL or not Ember's), -ENOENT when the booted entry is gone. */
 int lkg_bless(int espfd, const char *booted_entry, char ret_entry[LKG_ENTRY_NAME_MAX], const struct reason *w);
+
+/* A boot from a counted Ember entry failed for a reason that does not
+ * implicate the image (no network, a server down or erring): gives back the
+ * try systemd-boot counted, renaming ember-<v>+L-D.conf to
+ * ember-<v>+(L+1)-(D-1).conf ("+(L+1)" when D was 1). Returns 1 when it
+ * renamed, 0 when nothing was counted (blessed entry, D = 0, booted_entry
+ * NULL or not Ember's), -ENOENT when the booted entry is gone. */
+int lkg_uncount(int espfd, const char *booted_entry, char ret_entry[LKG_ENTRY_NAME_MAX], const struct reason *w);

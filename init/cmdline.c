@@ -112,6 +112,8 @@ void config_init(struct ember_config *cfg)
 {
         *cfg = (struct ember_config){
                 .ready_timeout_s = 900,
+                .backoff_base_s = 10,
+                .backoff_cap_s = 600,
                 .watchdog_s = 60,
                 .stop_after = _STAGE_INVALID,
                 .root_size_kind = SIZE_PERCENT,
@@ -348,6 +350,24 @@ static int key_ready_timeout(struct ember_config *cfg, const char *v, char why[W
         return 0;
 }
 
+static int key_backoff(struct ember_config *cfg, const char *v, char why[WHY_MAX])
+{
+        const char *comma = strchr(v, ',');
+        char base[16];
+        unsigned b, c;
+        if ((comma ? (size_t)(comma - v) : strlen(v)) >= sizeof(base))
+                return refuse(why, "expected BASE[,CAP] in whole seconds");
+        snprintf(base, sizeof(base), "%.*s", comma ? (int)(comma - v) : (int)strlen(v), v);
+        if (parse_uint(base, 1, 3600, &b) < 0)
+                return refuse(why, "expected BASE[,CAP]: BASE from 1 to 3600 seconds");
+        c = b > cfg->backoff_cap_s ? b : cfg->backoff_cap_s;
+        if (comma && (parse_uint(comma + 1, 1, 86400, &c) < 0 || c < b))
+                return refuse(why, "expected BASE[,CAP]: CAP from BASE to 86400 seconds");
+        cfg->backoff_base_s = b;
+        cfg->backoff_cap_s = c;
+        return 0;
+}
+
 static int key_watchdog(struct ember_config *cfg, const char *v, char why[WHY_MAX])
 {
         if (parse_uint(v, 2, 600, &cfg->watchdog_s) < 0)
@@ -426,6 +446,7 @@ static const struct {
         { "ember.acd", key_acd, true, false },
         { "ember.ready_timeout", key_ready_timeout, true, false },
         { "ember.watchdog", key_watchdog, true, false },
+        { "ember.backoff", key_backoff, true, false },
         { "ember.debug", key_debug, false, false },
         { "ember.rke2_console", key_rke2_console, false, false },
         { "ember.stop_after", key_stop_after, true, false },
@@ -547,6 +568,8 @@ char *config_to_json(const struct ember_config *cfg, bool pretty)
         } else
                 json_add_str(o, "bootif", NULL);
         json_object_object_add(o, "ready_timeout", json_object_new_int64(cfg->ready_timeout_s));
+        json_object_object_add(o, "backoff_base", json_object_new_int64(cfg->backoff_base_s));
+        json_object_object_add(o, "backoff_cap", json_object_new_int64(cfg->backoff_cap_s));
         json_object_object_add(o, "watchdog", json_object_new_int64(cfg->watchdog_s));
         json_object_object_add(o, "debug", json_object_new_boolean(cfg->debug));
         json_object_object_add(o, "rke2_console", json_object_new_boolean(cfg->rke2_console));

@@ -45,6 +45,9 @@ struct ember_config {
         bool have_bootif;
         uint8_t bootif[6];
         unsigned ready_timeout_s;
+        /* ember.backoff=BASE[,CAP]: the delay before the reboot after a failed
+         * boot doubles from BASE with every failed boot in a row, up to CAP */
+        unsigned backoff_base_s, backoff_cap_s;
         unsigned watchdog_s;
         bool debug;
         bool rke2_console; /* ember.rke2_console: rke2's output on the console too */

@@ -103,7 +103,7 @@ static void test_config_values(void **state)
         assert_int_equal(apply("ember.attest_url=https://10.0.2.2:8443/ ember.boot-url=http://10.0.2.2/b "
                                "ember.ifname=eth0 BOOTIF=01-52-54-00-12-34-56 ember.ready_timeout=600 "
                                "ember.stop_after=modules ember.root_size=2G ember.watchdog=30 ember.debug "
-                               "ember.rke2_console ip=dhcp vlan=eth0.42:eth0",
+                               "ember.rke2_console ip=dhcp vlan=eth0.42:eth0 ember.backoff=4,40",
                                &cfg, &d, false),
                          0);
         assert_string_equal(cfg.attest_url, "https://10.0.2.2:8443/");
@@ -117,6 +117,8 @@ static void test_config_values(void **state)
         assert_int_equal(cfg.root_size_kind, SIZE_BYTES);
         assert_int_equal(cfg.root_size, 2ULL << 30);
         assert_int_equal(cfg.watchdog_s, 30);
+        assert_int_equal(cfg.backoff_base_s, 4);
+        assert_int_equal(cfg.backoff_cap_s, 40);
         assert_true(cfg.debug);
         assert_true(cfg.rke2_console);
         assert_string_equal(cfg.ip, "dhcp");
@@ -151,6 +153,11 @@ static void test_config_invalid(void **state)
                 { "ember.debug=yes", "takes no value" },
                 { "ember.rke2_console=on", "takes no value" },
                 { "ember.watchdog=1", "from 2 to 600" },
+                { "ember.backoff=0", "BASE from 1 to 3600" },
+                { "ember.backoff=10,5", "CAP from BASE to 86400" },
+                { "ember.backoff=10,", "CAP from BASE to 86400" },
+                { "ember.backoff=,10", "BASE from 1 to 3600" },
+                { "ember.backoff=99999999999999999999,1", "expected BASE[,CAP]" },
                 { "\"ember.attest_url=https://a b\"", "blanks or control characters" },
                 { "vlan=eth0:eth0", "vlan=eth0:eth0: expected <name>:<parent>" },
                 { "ip=192.0.2.7::198.51.100.1:255.255.255.0:::off", "ip=192.0.2.7::198.51.100.1:255.255.255.0:::off: gateway outside" },
@@ -165,6 +172,8 @@ static void test_config_invalid(void **state)
                 assert_null(cfg.ifname);
                 assert_false(cfg.have_bootif);
                 assert_int_equal(cfg.ready_timeout_s, 900);
+                assert_int_equal(cfg.backoff_base_s, 10);
+                assert_int_equal(cfg.backoff_cap_s, 600);
                 assert_int_equal(cfg.stop_after, _STAGE_INVALID);
                 assert_int_equal(cfg.root_size, 50);
                 config_free(&cfg);

@@ -732,6 +732,42 @@ static void test_bless(void **state)
         assert_string_equal(res.entry, "ember-2.conf");
 }
 
+/* ---- a try given back after a failure that is not the image's ---- */
+
+static void test_uncount(void **state)
+{
+        struct fixture *f = *state;
+        struct lkg_result res;
+        char why[512] = "", entry[LKG_ENTRY_NAME_MAX] = "";
+        const struct reason w = { why, sizeof(why) };
+        commit_ok(f, "1", NULL, &res);
+
+        /* nothing counted yet: nothing to give back */
+        assert_int_equal(lkg_uncount(f->espfd, "ember-1+3.conf", entry, &w), 0);
+        assert_true(exists(f, "loader/entries/ember-1+3.conf"));
+        assert_int_equal(lkg_uncount(f->espfd, NULL, entry, &w), 0);
+        assert_int_equal(lkg_uncount(f->espfd, "debian.conf", entry, &w), 0);
+        assert_int_equal(lkg_uncount(f->espfd, "ember-9+1-2.conf", entry, &w), -ENOENT);
+
+        sd_boot_counts(f, "ember-1+3.conf", "ember-1+2-1.conf");
+        char *text = strdup(read_at(f->esp, "loader/entries/ember-1+2-1.conf"));
+        assert_int_equal(lkg_uncount(f->espfd, "ember-1+2-1.conf", entry, &w), 1);
+        assert_string_equal(entry, "ember-1+3.conf");
+        assert_false(exists(f, "loader/entries/ember-1+2-1.conf"));
+        assert_string_equal(read_at(f->esp, "loader/entries/ember-1+3.conf"), text);
+        free(text);
+
+        sd_boot_counts(f, "ember-1+3.conf", "ember-1+1-2.conf");
+        assert_int_equal(lkg_uncount(f->espfd, "ember-1+1-2.conf", entry, &w), 1);
+        assert_string_equal(entry, "ember-1+2-1.conf");
+
+        /* a blessed entry is never counted by systemd-boot */
+        assert_int_equal(lkg_bless(f->espfd, "ember-1+2-1.conf", entry, &w), 1);
+        assert_int_equal(lkg_uncount(f->espfd, "ember-1.conf", entry, &w), 0);
+        assert_true(exists(f, "loader/entries/ember-1.conf"));
+        assert_int_equal(lkg_uncount(-1, "ember-1.conf", entry, &w), -EINVAL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -748,6 +784,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_enospc_while_copying, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bless, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uncount, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
