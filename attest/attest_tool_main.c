@@ -15,12 +15,13 @@
 
 #include "client.h"
 #include "fileio.h"
+#include "report.h"
 #include "util.h"
 
 static const char usage_text[] =
         "Usage: ember-attest-client --tcti SPEC --url https://HOST:PORT (--pin PIN | --ca FILE)...\n"
         "                           [--ek auto|rsa|ecc256|ecc384] [--event-log FILE] [--timeout MS]\n"
-        "                           [--overlay-out FILE [--overlay-key-out FILE]]\n"
+        "                           [--overlay-out FILE [--overlay-key-out FILE]] [--report FILE]...\n"
         "Attests this TPM to ember-attestd, as an Ember node does at boot: EK, AK,\n"
         "challenge, ActivateCredential, quote, evidence; prints the credential's\n"
         "machine, image and expiry and the time each step took, or why it failed.\n"
@@ -42,6 +43,9 @@ static const char usage_text[] =
         "  --overlay-key-out FILE\n"
         "                     write its data key, unwrapped with E, to FILE (0600,\n"
         "                     hex), for emberctl overlay apply --data-key\n"
+        "  --report FILE      then send FILE's JSON as a boot report (POST /v1/report,\n"
+        "                     with the credential and a proof by E), as a node does at\n"
+        "                     the end of a boot; repeat for several, sent in order\n"
         "  --help             this text\n"
         "\n"
         "Exit status: 0 attested, 1 failed or refused, 2 bad usage.\n";
@@ -141,6 +145,27 @@ static int fetch(const struct attest_client_config *cfg, const struct attest_res
         return 0;
 }
 
+#define REPORTS_MAX 8
+static const char *reports[REPORTS_MAX];
+static size_t n_reports;
+
+static int send_reports(const struct attest_client_config *cfg, const struct attest_result *res)
+{
+        for (size_t i = 0; i < n_reports; i++) {
+                _cleanup_free_ char *body = NULL;
+                char detail[700] = "";
+                size_t len;
+                int k = read_file_all(reports[i], 1u << 20, &body, &len);
+                if (k < 0)
+                        return fprintf(stderr, "ember-attest-client: %s: %s\n", reports[i], strerror(-k)), 1;
+                k = attest_report_send(cfg, res, body, detail, sizeof(detail));
+                if (k < 0)
+                        return fprintf(stderr, "ember-attest-client: %s: %s\n", reports[i], detail[0] ? detail : strerror(-k)), 1;
+                printf("report     %s: %s\n", reports[i], detail);
+        }
+        return 0;
+}
+
 static int run(const char *tcti_spec, const struct attest_client_config *cfg)
 {
         TSS2_TCTI_CONTEXT *tcti = NULL;
@@ -168,6 +193,8 @@ static int run(const char *tcti_spec, const struct attest_client_config *cfg)
         }
         print_result(&res);
         r = fetch(cfg, &res);
+        if (r == 0)
+                r = send_reports(cfg, &res);
         attest_result_free(&res);
         return r;
 }
@@ -180,7 +207,7 @@ int main(int argc, char **argv)
                 { "event-log", required_argument, NULL, 'l' }, { "timeout", required_argument, NULL, 'T' },
                 { "ek", required_argument, NULL, 'e' },       { "help", no_argument, NULL, 'h' },
                 { "overlay-out", required_argument, NULL, 'o' }, { "overlay-key-out", required_argument, NULL, 'k' },
-                {},
+                { "report", required_argument, NULL, 'R' },   {},
         };
         struct attest_client_config cfg = { .warn = warn_stderr };
         _cleanup_free_ char *pins = NULL;
@@ -213,6 +240,11 @@ int main(int argc, char **argv)
                         break;
                 case 'l':
                         cfg.event_log_path = optarg;
+                        break;
+                case 'R':
+                        if (n_reports == REPORTS_MAX)
+                                return usage_error("--report: at most 8", NULL);
+                        reports[n_reports++] = optarg;
                         break;
                 case 'T': {
                         char *end;

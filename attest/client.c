@@ -817,8 +817,12 @@ static const char *json_str(json_object *o, const char *key)
 }
 
 /* POSTs body to PATH: 0 and the reply object for a 200; the server's
- * refusal text (escaped) as the reason otherwise. */
-static int post(struct run *r, const char *path, const char *what, json_object *body, json_object **ret)
+ * refusal text (escaped) as the reason otherwise. With proven (requests
+ * made with the credential, after the attestation) any 2xx is success and
+ * its body need not be JSON (*ret may be NULL), and a 5xx or 429 is
+ * -ECONNABORTED: the server failed, which is worth another try, not a
+ * verdict. */
+static int post_ex(struct run *r, const char *path, const char *what, json_object *body, bool proven, json_object **ret)
 {
         char url[600];
         const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -845,17 +849,23 @@ static int post(struct run *r, const char *path, const char *what, json_object *
         }
         curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
         json_object *o = r->body ? parse_json(r->body, r->body_len) : NULL;
-        if (status != 200) {
+        if (proven ? status < 200 || status > 299 : status != 200) {
                 char esc[400];
                 const char *err = o ? json_str(o, "error") : NULL;
                 escape(err ? err : "no reason given", esc, sizeof(esc));
                 json_object_put(o);
-                return reason_fail(&r->w, -EPERM, "server refused %s (HTTP %ld): %s", what, status, esc);
+                return reason_fail(&r->w, proven && (status >= 500 || status == 429) ? -ECONNABORTED : -EPERM,
+                                   "server refused %s (HTTP %ld): %s", what, status, esc);
         }
-        if (!o)
+        if (!o && !proven)
                 return reason_fail(&r->w, -EBADMSG, "%s: the server's reply is not one JSON object", what);
         *ret = o;
         return 0;
+}
+
+static int post(struct run *r, const char *path, const char *what, json_object *body, json_object **ret)
+{
+        return post_ex(r, path, what, body, false, ret);
 }
 
 /* ---- the protocol's messages ------------------------------------------ */
@@ -1125,6 +1135,25 @@ int attest_pop_sign(const struct attest_result *res, int64_t t, uint8_t *sig, si
         return k == 0 ? 0 : -EIO;
 }
 
+/* The credential and a fresh proof of possession of E: what every request
+ * made with the credential carries (protocol.c's pop_request). */
+static int add_proof(const struct attest_result *res, json_object *body, const struct reason *w)
+{
+        uint8_t sig[MBEDTLS_ECDSA_MAX_LEN], e_der[160];
+        size_t sig_len = 0;
+        int64_t now = (int64_t)time(NULL);
+        int n = mbedtls_pk_write_pubkey_der((mbedtls_pk_context *)&res->e, e_der, sizeof(e_der));
+        int k;
+        if (n <= 0 || attest_pop_sign(res, now, sig, sizeof(sig), &sig_len) < 0)
+                return reason_fail(w, -EIO, "signing the request with E failed");
+        if ((k = json_add(body, "credential", json_object_new_string(res->credential))) < 0 ||
+            (k = json_add_b64(body, "e_pub", e_der + sizeof(e_der) - n, (size_t)n)) < 0 ||
+            (k = json_add(body, "time", json_object_new_int64(now))) < 0 ||
+            (k = json_add_b64(body, "signature", sig, sig_len)) < 0)
+                return reason_fail(w, k, "out of memory");
+        return 0;
+}
+
 struct fetch {
         struct run *r;
         attest_sink sink;
@@ -1184,22 +1213,13 @@ int attest_fetch_overlay(const struct attest_client_config *cfg, const struct at
                 curl_easy_setopt(r->curl, CURLOPT_SSL_VERIFYHOST, 2L);
                 curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
         } else if (k == 0) {
-                uint8_t sig[MBEDTLS_ECDSA_MAX_LEN], e_der[160];
-                size_t sig_len = 0;
-                int64_t now = (int64_t)time(NULL);
-                int n = mbedtls_pk_write_pubkey_der((mbedtls_pk_context *)&res->e, e_der, sizeof(e_der));
                 size_t base = strlen(cfg->url);
                 while (base > 0 && cfg->url[base - 1] == '/')
                         base--;
                 snprintf(url, sizeof(url), "%.*s/v1/overlay", (int)base, cfg->url);
                 snprintf(what, sizeof(what), "POST /v1/overlay");
                 body = json_object_new_object();
-                if (n <= 0 || !body || attest_pop_sign(res, now, sig, sizeof(sig), &sig_len) < 0)
-                        k = reason_fail(&w, -EIO, "signing the request with E failed");
-                else if ((k = json_add(body, "credential", json_object_new_string(res->credential))) == 0 &&
-                         (k = json_add_b64(body, "e_pub", e_der + sizeof(e_der) - n, (size_t)n)) == 0 &&
-                         (k = json_add(body, "time", json_object_new_int64(now))) == 0)
-                        k = json_add_b64(body, "signature", sig, sig_len);
+                k = body ? add_proof(res, body, &w) : reason_fail(&w, -ENOMEM, "out of memory");
                 const char *text = k == 0 ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
                 if (k == 0 && !text)
                         k = reason_fail(&w, -ENOMEM, "out of memory");
@@ -1240,6 +1260,46 @@ int attest_fetch_overlay(const struct attest_client_config *cfg, const struct at
         http_close(r);
         curl_global_cleanup();
         free(r->body);
+        free(r);
+        return k;
+}
+
+int attest_post_proven(const struct attest_client_config *cfg, const struct attest_result *res, const char *path,
+                       const char *json_fields, char *why, size_t whylen)
+{
+        static const char *const proof_fields[] = { "credential", "e_pub", "time", "signature" };
+        const struct reason w = { why, whylen };
+        if (!res || !res->credential || !path || path[0] != '/' || strlen(path) > 64)
+                return reason_fail(&w, -EINVAL, "no credential, or no path, to send the request with");
+        int k = config_check(cfg, &w);
+        if (k < 0)
+                return k;
+        json_object *body = json_fields ? parse_json(json_fields, strlen(json_fields)) : json_object_new_object();
+        if (!body)
+                return reason_fail(&w, -EINVAL, "the request's fields are not one JSON object");
+        for (size_t i = 0; i < ELEMENTSOF(proof_fields); i++)
+                if (json_object_object_get_ex(body, proof_fields[i], NULL)) {
+                        json_object_put(body);
+                        return reason_fail(&w, -EINVAL, "the request's fields carry \"%s\" of their own", proof_fields[i]);
+                }
+        struct run *r = calloc(1, sizeof(*r));
+        if (!r) {
+                json_object_put(body);
+                return reason_fail(&w, -ENOMEM, "out of memory");
+        }
+        *r = (struct run){ .cfg = cfg, .w = w, .ek = ESYS_TR_NONE, .ak = ESYS_TR_NONE, .session = ESYS_TR_NONE };
+        json_object *reply = NULL;
+        char what[80];
+        snprintf(what, sizeof(what), "POST %s", path);
+        k = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? http_open(r) : reason_fail(&w, -ENOMEM, "curl_global_init failed");
+        if (k == 0)
+                k = add_proof(res, body, &w);
+        if (k == 0)
+                k = post_ex(r, path, what, body, true, &reply);
+        json_object_put(reply);
+        json_object_put(body);
+        http_close(r);
+        curl_global_cleanup();
         free(r);
         return k;
 }

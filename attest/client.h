@@ -154,6 +154,15 @@ int attest_fetch_overlay(const struct attest_client_config *cfg, const struct at
  * signature (DER) over SHA-256("ember-v1-pop" NUL credential NUL time). */
 int attest_pop_sign(const struct attest_result *res, int64_t time, uint8_t *sig, size_t size, size_t *ret_len);
 
+/* POSTs json_fields (one JSON object, or NULL for none) to PATH on cfg's
+ * server with res's credential and a fresh proof of possession of E added
+ * (the fields /v1/overlay takes), the server's TLS authenticated as for
+ * attest_run() and its timeouts cfg's. 0 on any 2xx; -errno with why as
+ * attest_run(), except that a 5xx or 429 is -ECONNABORTED (the server
+ * failed: worth another try) and only other refusals are -EPERM. */
+int attest_post_proven(const struct attest_client_config *cfg, const struct attest_result *res, const char *path,
+                       const char *json_fields, char *why, size_t whylen);
+
 /* Frees what a successful attest_run() put in r (credential, E) and
  * clears it. Accepts NULL and an all-zero result. */
 void attest_result_free(struct attest_result *r);

@@ -17,6 +17,9 @@
 
 #include "ekcert.h"
 #include "admin.h"
+#include "ctl_release.h"
+#include "ctl_report.h"
+#include "ctl_ipxe.h"
 #include "fileio.h"
 #include "overlay_cmd.h"
 #include "pki.h"
@@ -36,8 +39,10 @@ static const char usage_text[] =
         "  machine enroll --ek FILE [--note TEXT]   enroll the EK public (TPM2B_PUBLIC, as\n"
         "                                           tpm2_createek -u writes it)\n"
         "  machine enroll --ek-hash HEX [--note TEXT]\n"
-        "  machine list                             every machine and its state\n"
-        "  machine show ID\n"
+        "  machine list [--failing]                 every machine, its state and its last boot;\n"
+        "                                           --failing: only those whose last boot\n"
+        "                                           failed or was refused\n"
+        "  machine show ID                          a machine and its boot history\n"
         "  machine approve ID                       a pending machine may boot\n"
         "  machine reject ID                        a pending machine may not\n"
         "  machine revoke ID                        an enrolled machine never boots again\n"
@@ -86,7 +91,21 @@ static const char usage_text[] =
         "  overlay list                             overlays, serials and assignments\n"
         "  machine group ID NAME|--none             put a machine in a group (or none)\n"
         "\n"
+        "Releases (signed manifests of a kernel and initrd; see release --help):\n"
+        "  release manifest --version V --kernel FILE --initrd FILE [--file NAME=PATH]...\n"
+        "                   --key SIGNER.key --out DIR\n"
+        "                                           sign DIR/release.json (sizes, SHA-256s,\n"
+        "                                           Authenticode digests)\n"
+        "  release verify DIR --signer PUB.pem [--dir-files]\n"
+        "                                           check its signature and the files in DIR\n"
+        "  release authenticode FILE...             a PE image's Authenticode SHA-256 (PCR 4)\n"
+        "\n"
         "  audit                                    the audit log, oldest first\n"
+        "\n"
+        "Network boot:\n"
+        "  ipxe script --boot-url URL --append TEXT [--ipxe-efi NAME] --out FILE\n"
+        "                                           the measured network boot's iPXE script\n"
+        "                                           (see ipxe --help)\n"
         "\n"
         "Server:\n"
         "  server init --dir DIR --name NAME...     make the CA, the server's key and\n"
@@ -153,7 +172,7 @@ static int ek_hash_from_file(const char *path, uint8_t out[STORE_HASH_LEN])
         return 0;
 }
 
-static void print_machine(const struct machine *m, bool full)
+static void print_machine(const struct machine *m, bool full, const char *last_boot)
 {
         char ek[2 * STORE_HASH_LEN + 1], created[32];
         time_t t = (time_t)m->created;
@@ -161,7 +180,8 @@ static void print_machine(const struct machine *m, bool full)
         hex(m->ek_hash, STORE_HASH_LEN, ek);
         strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
         if (!full) {
-                printf("%s  %-8s  ek %.16s…  %s  %s\n", m->id, machine_state_name(m->state), ek, created, m->note);
+                printf("%s  %-8s  ek %.16s…  %s  %s%s\n", m->id, machine_state_name(m->state), ek, created, m->note,
+                       last_boot ? last_boot : "");
                 return;
         }
         printf("id:            %s\nstate:         %s\nek sha256:     %s\ncreated:       %s\n"
@@ -169,10 +189,24 @@ static void print_machine(const struct machine *m, bool full)
                m->id, machine_state_name(m->state), ek, created, m->reset_count, m->restart_count, m->note);
 }
 
+struct machine_listing {
+        struct store *store;
+        bool failing_only;
+        unsigned n;
+};
+
 static int list_machine(const struct machine *m, void *ud)
 {
-        (*(unsigned *)ud)++;
-        print_machine(m, false);
+        struct machine_listing *l = ud;
+        char last[STORE_REPORT_TEXT + 200];
+        bool failing = false;
+        int r = ctl_report_last(l->store, m->id, now_s(), last, sizeof(last), &failing);
+        if (r < 0)
+                return r;
+        if (l->failing_only && !failing)
+                return 0;
+        l->n++;
+        print_machine(m, false, last);
         return 0;
 }
 
@@ -263,10 +297,12 @@ static int cmd_machine(struct store *s, int argc, char **argv)
         if (streq(sub, "enroll"))
                 return machine_enroll(s, argc - 1, argv + 1);
         if (streq(sub, "list")) {
-                unsigned n = 0;
-                int r = s->ops->machine_list(s, list_machine, &n);
-                if (r >= 0 && n == 0)
-                        printf("no machines\n");
+                struct machine_listing l = { .store = s, .failing_only = argc == 3 && streq(argv[2], "--failing") };
+                if (argc > 3 || (argc == 3 && !l.failing_only))
+                        return usage_error("machine list takes only --failing");
+                int r = s->ops->machine_list(s, list_machine, &l);
+                if (r >= 0 && l.n == 0)
+                        printf(l.failing_only ? "no failing machines\n" : "no machines\n");
                 return r < 0 ? 1 : 0;
         }
         if (streq(sub, "group")) {
@@ -292,8 +328,8 @@ static int cmd_machine(struct store *s, int argc, char **argv)
                 int r = s->ops->machine_get(s, argv[2], &m);
                 if (r < 0)
                         return fprintf(stderr, "emberctl: no machine %s\n", argv[2]), 1;
-                print_machine(&m, true);
-                return 0;
+                print_machine(&m, true, NULL);
+                return ctl_report_history(s, m.id, now_s(), stdout) < 0 ? 1 : 0;
         }
         if (streq(sub, "approve") || streq(sub, "reject") || streq(sub, "revoke"))
                 return machine_transition(s, sub, argv[2]);
@@ -734,6 +770,10 @@ int main(int argc, char **argv)
         if (streq(cmd, "server"))
                 return i + 1 < argc && streq(argv[i + 1], "init") ? server_init(argc - i - 1, argv + i + 1)
                                                                    : usage_error("server: the only subcommand is init");
+        if (streq(cmd, "ipxe"))
+                return ipxe_command(argc - i, argv + i); /* no database: it only writes a file */
+        if (streq(cmd, "release"))
+                return release_command(argc - i, argv + i); /* no database: files only */
         if (streq(cmd, "image") && i + 1 < argc && streq(argv[i + 1], "site"))
                 return site_command(argc - i - 1, argv + i + 1); /* no database: it only writes a file */
         /* sealing, inspecting and applying need no database; the server's

@@ -5,6 +5,8 @@
  *     → {session, nonce, credential_blob, encrypted_secret, pcr_selection}
  *   POST /v1/attest/evidence {session, quote, signature, pcrs, event_log, e_pub}
  *     → {credential, machine, image, expires}
+ *   POST /v1/report {credential, e_pub, time, signature, boot_id, outcome, …}
+ *     → {}  (report.h)
  *
  * Binary fields are base64 of TPM-marshalled structures. Every refusal
  * names the failed check; the same words go to the audit log (with the
@@ -35,6 +37,7 @@
 #include "quote.h"
 #include "reason.h"
 #include "refvalues.h"
+#include "report.h"
 #include "util.h"
 #include "uuid.h"
 
@@ -542,6 +545,20 @@ static int add_overlay(struct protocol *p, const struct machine *m, const struct
         return 0;
 }
 
+/* A refused attestation of a known machine is a boot outcome too: the
+ * operator sees it in the machine's boot history (report.h), with the
+ * words the node was sent. */
+static void record_refusal(struct protocol *p, const struct session *se, const struct http_reply *rp)
+{
+        json_object *o = rp->body ? json_tokener_parse(rp->body) : NULL, *v;
+        const char *why = o && json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : NULL;
+        int r = report_record_refusal(p->store, se->machine_id, se->id, why ? why : "refused", (int64_t)time(NULL));
+        if (r < 0 && r != -ENOENT)
+                fprintf(stderr, "ember-attestd: recording the refusal of machine %s in its boot history failed: %s, "
+                        "ignoring\n", se->machine_id, strerror(-r));
+        json_object_put(o);
+}
+
 static void handle_evidence(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
 {
         json_object *body = parse_body(rq, rp);
@@ -643,6 +660,8 @@ static void handle_evidence(struct protocol *p, const struct http_request *rq, s
         }
         reply_json(rp, 200, o);
 out:
+        if (se && se->machine_id[0] && rp->status == 403)
+                record_refusal(p, se, rp);
         if (se)
                 explicit_bzero(se, sizeof(*se));
         free(se);
@@ -822,8 +841,47 @@ static void handle_overlay(struct protocol *p, const struct http_request *rq, st
         rp->file_size = rec.size;
 }
 
+/* A boot's outcome, from a holder of a live credential and of its E: the
+ * proof is checked first, exactly as for /v1/overlay, then the body is
+ * parsed again, strictly, as a report (report.h). */
+static void handle_report(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
+{
+        char image[STORE_ID_LEN] = "", why[300] = "", detail[200];
+        struct machine m;
+        if (rq->body_len > REPORT_BODY_MAX)
+                return http_error(rp, 413, "a boot report is at most %d bytes", REPORT_BODY_MAX);
+        if (pop_request(p, rq, rp, &m, image) < 0)
+                return;
+        struct report_rec *rec = calloc(1, sizeof(*rec));
+        int r = rec ? report_parse((const char *)rq->body, rq->body_len, rec, why, sizeof(why)) : -ENOMEM;
+        if (r == -ENOMEM) {
+                http_error(rp, 500, "out of memory");
+        } else if (r < 0) {
+                fprintf(stderr, "ember-attestd: boot report from machine %s refused: %s\n", m.id, why);
+                http_error(rp, 400, "boot report: %s", why);
+        } else {
+                snprintf(rec->machine_id, sizeof(rec->machine_id), "%s", m.id);
+                rec->received = (int64_t)time(NULL);
+                if (p->store->ops->report_put(p->store, rec) < 0) {
+                        http_error(rp, 500, "storing the boot report failed");
+                } else {
+                        snprintf(detail, sizeof(detail), "boot %s %s%s%s", rec->boot_id, rec->outcome,
+                                 rec->failed_stage[0] ? " at " : "", rec->failed_stage);
+                        (void)p->store->ops->audit(p->store, rec->received, "server", "boot.report", m.id, detail);
+                        reply_json(rp, 200, json_object_new_object());
+                }
+        }
+        free(rec);
+}
+
 bool protocol_handle(struct protocol *p, const struct http_request *rq, struct http_reply *rp)
 {
+        if (streq(rq->path, "/v1/report")) {
+                if (!streq(rq->method, "POST"))
+                        return http_error(rp, 405, "%s takes POST", rq->path), true;
+                handle_report(p, rq, rp);
+                return true;
+        }
         bool challenge = streq(rq->path, "/v1/attest/challenge"), evidence = streq(rq->path, "/v1/attest/evidence");
         if (streq(rq->path, "/v1/whoami") || streq(rq->path, "/v1/overlay")) {
                 if (!streq(rq->method, "POST"))

@@ -107,11 +107,42 @@ struct overlay_rec {
 #define STORE_TARGET_MAX 160
 #define STORE_GROUP_MAX 64
 
+/* One boot's outcome (attest/report.h): as a node reported it over its
+ * attested channel, or a refused attestation as the server saw it. Its
+ * text is escaped before it is stored (printable ASCII only). A machine
+ * keeps its newest STORE_REPORT_KEEP; one per (machine, boot_id). */
+#define STORE_REPORT_KEEP 50
+#define STORE_REPORT_STAGES 16
+#define STORE_REPORT_NAME 16   /* a stage or result name and its NUL */
+#define STORE_REPORT_TEXT 1201 /* 300 bytes as sent, each escaped to at most 4, and the NUL */
+
+struct report_stage {
+        char stage[STORE_REPORT_NAME];
+        uint64_t ms;
+        char result[STORE_REPORT_NAME];
+};
+
+struct report_rec {
+        char machine_id[STORE_ID_LEN];
+        char boot_id[STORE_ID_LEN];     /* the node's boot; a refusal's: its attestation session */
+        int64_t received;               /* unix seconds, the server's clock */
+        char outcome[8];                /* "up", "failed" or "refused" */
+        char failed_stage[STORE_REPORT_NAME];
+        char reason[STORE_REPORT_TEXT];
+        char lkg[STORE_REPORT_NAME];    /* "committed", "unchanged", "blessed", "none", "failed"; "" unknown */
+        char lkg_detail[STORE_REPORT_TEXT];
+        bool lkg_boot;
+        uint32_t consecutive_failures;
+        struct report_stage timeline[STORE_REPORT_STAGES];
+        size_t n_timeline;
+};
+
 typedef int (*overlay_cb)(const struct overlay_rec *o, void *ud);
 typedef int (*assignment_cb)(const char *target, const char *overlay_id, void *ud);
 typedef int (*machine_cb)(const struct machine *m, void *ud);
 typedef int (*image_cb)(const struct image *img, void *ud);
 typedef int (*ek_ca_cb)(const struct ek_ca *ca, void *ud);
+typedef int (*report_cb)(const struct report_rec *r, void *ud);
 
 struct store_ops {
         void (*close)(struct store *s);
@@ -166,6 +197,14 @@ struct store_ops {
                      const char *detail);
         /* the audit log, oldest first, one line each, into cb */
         int (*audit_list)(struct store *s, int (*cb)(const char *line, void *ud), void *ud);
+        /* stores a boot report, replacing the machine's one with the same
+         * boot_id, and drops all but the machine's newest STORE_REPORT_KEEP;
+         * -ENOENT no such machine */
+        int (*report_put)(struct store *s, const struct report_rec *r);
+        /* a machine's reports, newest first, at most limit (0: all) */
+        int (*report_list)(struct store *s, const char *machine_id, unsigned limit, report_cb cb, void *ud);
+        /* a machine's newest report; -ENOENT none */
+        int (*report_latest)(struct store *s, const char *machine_id, struct report_rec *ret);
 };
 
 struct store {

@@ -5,6 +5,7 @@
  * when a call returns 0 its change survives a crash or `kill -9`. */
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <sqlite3.h>
@@ -16,8 +17,8 @@
 #include "util.h"
 
 /* 2 added ek_cas and deleted_eks; both are created when missing, so a
- * version 1 database needs nothing else */
-#define SCHEMA_VERSION "3"
+ * version 1 database needs nothing else. 4 added reports, likewise. */
+#define SCHEMA_VERSION "4"
 
 /* The server logs to stderr (its service manager keeps it). */
 #define log_err(who, ...) (fprintf(stderr, who ": " __VA_ARGS__), fputc('\n', stderr))
@@ -823,6 +824,177 @@ static int sq_overlay_for(struct store *s, const char *machine_id, char ret[STOR
         return assigned(db, "default", ret);
 }
 
+/* ---- boot reports ------------------------------------------------------- */
+
+#define REPORT_COLS                                                                                         \
+        "machine_id, boot_id, received, outcome, failed_stage, reason, lkg, lkg_detail, lkg_boot, " \
+        "consecutive_failures, timeline"
+
+/* The timeline as [{"stage", "ms", "result"}, …]: NULL when out of memory. */
+static char *timeline_json(const struct report_rec *r)
+{
+        json_object *a = json_object_new_array();
+        char *ret = NULL;
+        bool ok = a != NULL;
+        for (size_t i = 0; ok && i < r->n_timeline && i < STORE_REPORT_STAGES; i++) {
+                json_object *e = json_object_new_object();
+                ok = e && json_object_array_add(a, e) == 0;
+                if (!ok) {
+                        json_object_put(e);
+                        break;
+                }
+                ok = json_object_object_add(e, "stage", json_object_new_string(r->timeline[i].stage)) == 0 &&
+                     json_object_object_add(e, "ms", json_object_new_int64((int64_t)r->timeline[i].ms)) == 0 &&
+                     json_object_object_add(e, "result", json_object_new_string(r->timeline[i].result)) == 0;
+        }
+        const char *t = ok ? json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN) : NULL;
+        if (t)
+                ret = strdup(t);
+        json_object_put(a);
+        return ret;
+}
+
+/* What timeline_json() wrote; anything else in the column is skipped. */
+static void timeline_from_json(const char *text, struct report_rec *r)
+{
+        json_object *a = text ? json_tokener_parse(text) : NULL, *v;
+        r->n_timeline = 0;
+        if (a && json_object_is_type(a, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(a) && r->n_timeline < STORE_REPORT_STAGES; i++) {
+                        json_object *e = json_object_array_get_idx(a, i);
+                        struct report_stage *st = &r->timeline[r->n_timeline];
+                        if (!json_object_is_type(e, json_type_object))
+                                continue;
+                        *st = (struct report_stage){ 0 };
+                        if (json_object_object_get_ex(e, "stage", &v))
+                                snprintf(st->stage, sizeof(st->stage), "%s", json_object_get_string(v));
+                        if (json_object_object_get_ex(e, "ms", &v) && json_object_get_int64(v) > 0)
+                                st->ms = (uint64_t)json_object_get_int64(v);
+                        if (json_object_object_get_ex(e, "result", &v))
+                                snprintf(st->result, sizeof(st->result), "%s", json_object_get_string(v));
+                        r->n_timeline++;
+                }
+        json_object_put(a);
+}
+
+static void report_row(sqlite3_stmt *st, struct report_rec *r)
+{
+        *r = (struct report_rec){ 0 };
+        text_out(st, 0, r->machine_id, sizeof(r->machine_id));
+        text_out(st, 1, r->boot_id, sizeof(r->boot_id));
+        r->received = sqlite3_column_int64(st, 2);
+        text_out(st, 3, r->outcome, sizeof(r->outcome));
+        text_out(st, 4, r->failed_stage, sizeof(r->failed_stage));
+        text_out(st, 5, r->reason, sizeof(r->reason));
+        text_out(st, 6, r->lkg, sizeof(r->lkg));
+        text_out(st, 7, r->lkg_detail, sizeof(r->lkg_detail));
+        r->lkg_boot = sqlite3_column_int(st, 8) != 0;
+        r->consecutive_failures = (uint32_t)sqlite3_column_int64(st, 9);
+        timeline_from_json((const char *)sqlite3_column_text(st, 10), r);
+}
+
+/* A resend of a boot's report updates its row in place: the history keeps
+ * the order in which boots first reported. */
+static int report_insert(sqlite3 *db, const struct report_rec *rep, const char *timeline)
+{
+        sqlite3_stmt *st;
+        int k = prepare(db, "INSERT INTO reports (" REPORT_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                        "ON CONFLICT(machine_id, boot_id) DO UPDATE SET received = excluded.received, "
+                        "outcome = excluded.outcome, failed_stage = excluded.failed_stage, reason = excluded.reason, "
+                        "lkg = excluded.lkg, lkg_detail = excluded.lkg_detail, lkg_boot = excluded.lkg_boot, "
+                        "consecutive_failures = excluded.consecutive_failures, timeline = excluded.timeline", &st);
+        if (k < 0)
+                return k;
+        sqlite3_bind_text(st, 1, rep->machine_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, rep->boot_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, rep->received);
+        sqlite3_bind_text(st, 4, rep->outcome, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, rep->failed_stage, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, rep->reason, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 7, rep->lkg, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 8, rep->lkg_detail, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 9, rep->lkg_boot ? 1 : 0);
+        sqlite3_bind_int64(st, 10, rep->consecutive_failures);
+        sqlite3_bind_text(st, 11, timeline, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        /* the machine is gone (or never was): not a database failure */
+        bool no_machine = rc != SQLITE_DONE && sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_FOREIGNKEY;
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+                return 0;
+        return no_machine ? -ENOENT : sql_err(db, rc, "storing a boot report");
+}
+
+static int sq_report_put(struct store *s, const struct report_rec *r)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        _cleanup_free_ char *timeline = timeline_json(r);
+        if (!timeline)
+                return -ENOMEM;
+        int k = exec(db, "BEGIN IMMEDIATE");
+        if (k < 0)
+                return k;
+        if ((k = report_insert(db, r, timeline)) < 0)
+                goto fail;
+        if ((k = prepare(db, "DELETE FROM reports WHERE machine_id = ?1 AND seq NOT IN "
+                         "(SELECT seq FROM reports WHERE machine_id = ?1 ORDER BY seq DESC LIMIT ?2)", &st)) < 0)
+                goto fail;
+        sqlite3_bind_text(st, 1, r->machine_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, STORE_REPORT_KEEP);
+        if ((k = step_done(db, st, "pruning boot reports")) < 0 || (k = exec(db, "COMMIT")) < 0)
+                goto fail;
+        return 0;
+fail:
+        (void)exec(db, "ROLLBACK");
+        return k;
+}
+
+static int sq_report_list(struct store *s, const char *machine_id, unsigned limit, report_cb cb, void *ud)
+{
+        sqlite3 *db = db_of(s);
+        sqlite3_stmt *st;
+        int r = prepare(db, "SELECT " REPORT_COLS " FROM reports WHERE machine_id = ? ORDER BY seq DESC LIMIT ?", &st), rc;
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, machine_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : -1);
+        struct report_rec *rec = malloc(sizeof(*rec));
+        if (!rec) {
+                sqlite3_finalize(st);
+                return -ENOMEM;
+        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                report_row(st, rec);
+                if ((r = cb(rec, ud)) < 0)
+                        break;
+        }
+        free(rec);
+        sqlite3_finalize(st);
+        return r < 0 ? r : rc == SQLITE_DONE ? 0 : sql_err(db, rc, "listing boot reports");
+}
+
+static int copy_report(const struct report_rec *r, void *ud)
+{
+        memcpy(ud, r, sizeof(*r));
+        return 0;
+}
+
+static int sq_report_latest(struct store *s, const char *machine_id, struct report_rec *ret)
+{
+        struct report_rec *rec = malloc(sizeof(*rec));
+        if (!rec)
+                return -ENOMEM;
+        rec->machine_id[0] = '\0';
+        int r = sq_report_list(s, machine_id, 1, copy_report, rec);
+        if (r >= 0 && !rec->machine_id[0])
+                r = -ENOENT;
+        if (r >= 0)
+                *ret = *rec;
+        free(rec);
+        return r < 0 ? r : 0;
+}
+
 /* ---- open ------------------------------------------------------------- */
 
 static void sq_close(struct store *s)
@@ -880,6 +1052,10 @@ LOCKED(audit,
        (struct store *s, int64_t now, const char *actor, const char *action, const char *subject, const char *detail),
        (s, now, actor, action, subject, detail))
 LOCKED(audit_list, (struct store *s, int (*cb)(const char *line, void *ud), void *ud), (s, cb, ud))
+LOCKED(report_put, (struct store *s, const struct report_rec *rep), (s, rep))
+LOCKED(report_list, (struct store *s, const char *machine_id, unsigned limit, report_cb cb, void *ud),
+       (s, machine_id, limit, cb, ud))
+LOCKED(report_latest, (struct store *s, const char *machine_id, struct report_rec *ret), (s, machine_id, ret))
 
 static const struct store_ops sqlite_ops = {
         .close = sq_close,
@@ -911,6 +1087,9 @@ static const struct store_ops sqlite_ops = {
         .machine_group = locked_machine_group,
         .audit = locked_audit,
         .audit_list = locked_audit_list,
+        .report_put = locked_report_put,
+        .report_list = locked_report_list,
+        .report_latest = locked_report_latest,
 };
 
 static const char schema[] =
@@ -936,7 +1115,14 @@ static const char schema[] =
         "CREATE TABLE IF NOT EXISTS machine_groups (machine_id TEXT PRIMARY KEY, grp TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS deleted_eks (ek_hash BLOB PRIMARY KEY, machine_id TEXT NOT NULL, time INTEGER NOT NULL);"
         "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
-        " actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL);";
+        " actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL);"
+        /* a machine's boot reports go with it */
+        "CREATE TABLE IF NOT EXISTS reports (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " machine_id TEXT NOT NULL REFERENCES machines(id) ON DELETE CASCADE, boot_id TEXT NOT NULL,"
+        " received INTEGER NOT NULL, outcome TEXT NOT NULL, failed_stage TEXT NOT NULL, reason TEXT NOT NULL,"
+        " lkg TEXT NOT NULL, lkg_detail TEXT NOT NULL, lkg_boot INTEGER NOT NULL,"
+        " consecutive_failures INTEGER NOT NULL, timeline TEXT NOT NULL, UNIQUE (machine_id, boot_id));"
+        "CREATE INDEX IF NOT EXISTS reports_machine ON reports(machine_id, seq);";
 
 int store_open_sqlite(const char *path, struct store **ret)
 {

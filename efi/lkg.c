@@ -858,7 +858,7 @@ static int remove_orphans(int emberfd, int entriesfd, const char *keep, const ch
                         continue;
                 if (lkg_version_check(de->d_name, NULL) < 0 || referenced(&now, de->d_name, keep, booted))
                         continue;
-                snprintf(names[n++], sizeof(names[0]), "%s", de->d_name);
+                snprintf(names[n++], sizeof(names[0]), "%.64s", de->d_name);
         }
         for (size_t i = 0; i < n; i++) {
                 r = remove_version_dir(emberfd, names[i]);

@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "format.h"
 #include "initrd.h"
+#include "manifest.h"
 #include "pins.h"
 #include "pki.h"
 #include "reason.h"
@@ -41,6 +42,39 @@ static int write_text(const char *dir, const char *name, const char *text, size_
 {
         snprintf(path, pathlen, "%s/%s", dir, name);
         return write_file_atomic(path, text, len, 0644);
+}
+
+/* The PEM files of one kind of signer, concatenated into dir/name, and the
+ * spec line that puts it at /etc/ember/name (nothing when there are none). */
+static int signers_file(const char *dir, const char *name, const char *option, const char *const *paths, size_t n,
+                        char *spec, size_t *off, size_t specsize, const struct reason *w)
+{
+        char path[512];
+        _cleanup_free_ char *all = NULL;
+        size_t total = 0;
+        if (n == 0)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *pem = NULL;
+                size_t len = 0;
+                int k = read_file_all(paths[i], CA_FILE_MAX, &pem, &len);
+                if (k < 0)
+                        return reason_fail(w, k, "%s %s: %s", option, paths[i], strerror(-k));
+                char *p = realloc(all, total + len + 2);
+                if (!p)
+                        return reason_fail(w, -ENOMEM, "out of memory");
+                all = p;
+                memcpy(all + total, pem, len);
+                total += len;
+                if (len && pem[len - 1] != '\n')
+                        all[total++] = '\n';
+        }
+        int k = write_text(dir, name, all ? all : "", total, path, sizeof(path));
+        if (k < 0)
+                return reason_fail(w, k, "writing %s: %s", path, strerror(-k));
+        if (*off < specsize)
+                *off += (size_t)snprintf(spec + *off, specsize - *off, "file /etc/ember/%s %s 0644 0 0\n", name, path);
+        return 0;
 }
 
 /* The site cpio, written into dir/site.cpio. */
@@ -75,31 +109,13 @@ static int site_cpio(const char *dir, const struct site_config *c, int64_t mtime
                 off += (size_t)snprintf(spec + off, sizeof(spec) - off, "file /etc/ember/attest-ca.pem %s 0644 0 0\n",
                                         ca_path);
         }
-        if (c->n_signers) {
-                char path[512];
-                _cleanup_free_ char *all = NULL;
-                size_t total = 0;
-                for (size_t i = 0; i < c->n_signers; i++) {
-                        _cleanup_free_ char *pem = NULL;
-                        size_t len = 0;
-                        int k = read_file_all(c->signers[i], CA_FILE_MAX, &pem, &len);
-                        if (k < 0)
-                                return reason_fail(w, k, "--overlay-signer %s: %s", c->signers[i], strerror(-k));
-                        char *n = realloc(all, total + len + 2);
-                        if (!n)
-                                return reason_fail(w, -ENOMEM, "out of memory");
-                        all = n;
-                        memcpy(all + total, pem, len);
-                        total += len;
-                        if (len && pem[len - 1] != '\n')
-                                all[total++] = '\n';
-                }
-                int k = write_text(dir, "overlay-signers.pem", all ? all : "", total, path, sizeof(path));
-                if (k < 0)
-                        return reason_fail(w, k, "writing %s: %s", path, strerror(-k));
-                off += (size_t)snprintf(spec + off, sizeof(spec) - off,
-                                        "file /etc/ember/overlay-signers.pem %s 0644 0 0\n", path);
-        }
+        int k = signers_file(dir, "overlay-signers.pem", "--overlay-signer", c->signers, c->n_signers, spec, &off,
+                             sizeof(spec), w);
+        if (k == 0)
+                k = signers_file(dir, "release-signers.pem", "--release-signer", c->release_signers,
+                                 c->n_release_signers, spec, &off, sizeof(spec), w);
+        if (k < 0)
+                return k;
         if (off >= sizeof(spec))
                 return reason_fail(w, -ENAMETOOLONG, "temporary directory name too long");
         snprintf(cpio, sizeof(cpio), "%s/site.cpio", dir);
@@ -198,6 +214,25 @@ int site_build(const char *initrd_in, const struct site_config *c, const char *o
                         return reason_fail(&w, -EINVAL, "--overlay-signer %s: %s", c->signers[i], sw);
                 overlay_signers_free(sg);
         }
+        /* each file as the node reads them, and all of them together */
+        size_t release_keys = 0, release_bytes = 0;
+        for (size_t i = 0; i < c->n_release_signers; i++) {
+                _cleanup_free_ char *pem = NULL;
+                size_t len = 0;
+                char sw[300];
+                int k = read_file_all(c->release_signers[i], MANIFEST_PEM_MAX, &pem, &len);
+                if (k < 0)
+                        return reason_fail(&w, k, "--release-signer %s: %s", c->release_signers[i], strerror(-k));
+                k = manifest_signers_check(pem, len, sw, sizeof(sw));
+                if (k < 0)
+                        return reason_fail(&w, -EINVAL, "--release-signer %s: %s", c->release_signers[i], sw);
+                release_keys += (size_t)k;
+                release_bytes += len + 1;
+        }
+        if (release_keys > MANIFEST_SIGNERS_MAX || release_bytes > MANIFEST_PEM_MAX)
+                return reason_fail(&w, -E2BIG, "--release-signer: %zu keys in %zu bytes, more than a node reads "
+                                   "(%d keys, %u bytes)", release_keys, release_bytes, MANIFEST_SIGNERS_MAX,
+                                   MANIFEST_PEM_MAX);
         char dir[] = "/tmp/ember-site.XXXXXX";
         if (!mkdtemp(dir))
                 return reason_fail(&w, negative_errno(), "mkdtemp: %m");
@@ -206,7 +241,8 @@ int site_build(const char *initrd_in, const struct site_config *c, const char *o
         int k = site_cpio(dir, c, mtime, &w);
         if (k == 0)
                 k = concatenate(initrd_in, cpio, out, &w);
-        static const char *const names[] = { "site.cpio", "attest.pins", "attest-ca.pem", "overlay-signers.pem" };
+        static const char *const names[] = { "site.cpio", "attest.pins", "attest-ca.pem", "overlay-signers.pem",
+                                             "release-signers.pem" };
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 char p[sizeof(dir) + 16];
                 snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
@@ -220,7 +256,7 @@ static int site_usage(FILE *f, int status)
 {
         fputs("Usage: emberctl image site --initrd FILE --out FILE\n"
               "                           (--server-dir DIR | --pin PIN... | --ca FILE)...\n"
-              "                           [--overlay-signer PUB.pem]...\n"
+              "                           [--overlay-signer PUB.pem]... [--release-signer PUB.pem]...\n"
               "\n"
               "Makes a site's image: the generic initrd FILE followed by a cpio holding\n"
               "/etc/ember/attest.pins and /etc/ember/attest-ca.pem, so its nodes can\n"
@@ -237,6 +273,9 @@ static int site_usage(FILE *f, int status)
               "  --overlay-signer FILE\n"
               "                     PEM public key(s) that may sign the site's overlays\n"
               "                     (/etc/ember/overlay-signers.pem); repeat to rotate\n"
+              "  --release-signer FILE\n"
+              "                     PEM public key(s) that may sign its release manifests\n"
+              "                     (/etc/ember/release-signers.pem); repeat to rotate\n"
               "\n"
               "Entry times come from $SOURCE_DATE_EPOCH (else 0): same inputs, same bytes.\n"
               "Exit status: 0 written, 1 failed, 2 bad usage.\n",
@@ -251,6 +290,7 @@ int site_command(int argc, char **argv)
                 { "pin", required_argument, NULL, 'p' },    { "ca", required_argument, NULL, 'c' },
                 { "server-dir", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' },
                 { "overlay-signer", required_argument, NULL, 'S' },
+                { "release-signer", required_argument, NULL, 'R' },
                 {},
         };
         struct site_config c = { 0 };
@@ -281,6 +321,12 @@ int site_command(int argc, char **argv)
                         if (c.n_signers == ELEMENTSOF(c.signers))
                                 return fprintf(stderr, "emberctl: at most %zu --overlay-signer\n", ELEMENTSOF(c.signers)), 2;
                         c.signers[c.n_signers++] = optarg;
+                        break;
+                case 'R':
+                        if (c.n_release_signers == ELEMENTSOF(c.release_signers))
+                                return fprintf(stderr, "emberctl: at most %zu --release-signer\n",
+                                               ELEMENTSOF(c.release_signers)), 2;
+                        c.release_signers[c.n_release_signers++] = optarg;
                         break;
                 case 'h':
                         return site_usage(stdout, 0);
@@ -317,8 +363,8 @@ int site_command(int argc, char **argv)
         if (k < 0)
                 return fprintf(stderr, "emberctl: reading back %s: %s\n", out, strerror(-k)), 1;
         mbedtls_sha256_ret((const unsigned char *)bytes, len, d, 0);
-        printf("wrote %s: %s + %zu pin(s)%s%s, %zu bytes\nsha256 ", out, in, c.n_pins, c.ca_path ? " + CA" : "",
-               c.n_signers ? " + overlay signers" : "", len);
+        printf("wrote %s: %s + %zu pin(s)%s%s%s, %zu bytes\nsha256 ", out, in, c.n_pins, c.ca_path ? " + CA" : "",
+               c.n_signers ? " + overlay signers" : "", c.n_release_signers ? " + release signers" : "", len);
         for (size_t i = 0; i < sizeof(d); i++)
                 printf("%02x", d[i]);
         printf("\n");

@@ -6,6 +6,8 @@
  *   /etc/ember/attest.pins    one "sha256//BASE64" a line
  *   /etc/ember/attest-ca.pem  the CA(s) the server's certificate chains to
  *   /etc/ember/overlay-signers.pem  the keys that may sign its overlays
+ *   /etc/ember/release-signers.pem  the keys that may sign its release
+ *                                   manifests (docs/release-manifest.md)
  *
  * The kernel unpacks concatenated cpio archives in order, so these files
  * land in the node's root beside the generic image's. Because they are part
@@ -26,6 +28,10 @@ struct site_config {
          * (/etc/ember/overlay-signers.pem, all of them concatenated) */
         const char *signers[16];
         size_t n_signers;
+        /* PEM files of the public keys that may sign its release manifests
+         * (/etc/ember/release-signers.pem, all of them concatenated) */
+        const char *release_signers[16];
+        size_t n_release_signers;
 };
 
 /* Writes initrd_in + zero padding to 4 bytes + the site cpio to out,

@@ -15,6 +15,8 @@ int tool_measure(int argc, char **argv);
 int tool_ready(int argc, char **argv);
 int tool_rke2_config(int argc, char **argv);
 int tool_rke2(int argc, char **argv);
+int tool_esp(int argc, char **argv);
+int tool_report(int argc, char **argv);
 
 /* /init run as `modprobe` (argv[0]'s basename): see modprobe.c. */
 int modprobe_main(int argc, char **argv);

@@ -9,9 +9,15 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attest_stage.h"
+#include "boot_report.h"
+#include "efivar.h"
+#include "failloop.h"
+#include "lkg.h"
+#include "lkg_stage.h"
 #include "boot.h"
 #include "clock.h"
 #include "fileio.h"
@@ -31,7 +37,8 @@
 #include "timeline.h"
 #include "util.h"
 
-#define FAILED_BOOT_DELAY_MS 10000
+#define UNCOUNT_TIMEOUT_S 30
+#define REPORT_TIMEOUT_S 15
 #define SHUTDOWN_GRACE_MS 5000
 #define RKE2_STOP_GRACE_MS 30000
 
@@ -49,6 +56,17 @@ struct boot {
         char node_name[254];    /* from rke2's configuration, for the ready stage */
         char kubeconfig[PATH_MAX];
         struct child *stage_child; /* the stage running in a child, if any */
+        int child_exit;            /* exit status of the last stage child */
+        int stage_err;             /* -errno of the last in-process stage */
+        /* the failure loop and the last-known-good (docs/lkg.md) */
+        bool efi;                  /* efivarfs is mounted */
+        struct bootstate state;    /* Ember's EFI variable as this boot found it */
+        char booted_entry[256];    /* LoaderEntrySelected, "" when not booted from an ESP */
+        char partuuid[37];         /* LoaderDevicePartUUID */
+        bool lkg_boot;             /* booted an Ember entry from the ESP */
+        char lkg_detail[320];      /* what the lkg stage did */
+        enum stage_result lkg_result; /* RESULT_PENDING: the stage did not run */
+        unsigned report_failures;  /* failed boots in a row, for the report */
 };
 
 typedef int (*stage_fn)(struct boot *b, char *detail, size_t len);
@@ -141,9 +159,71 @@ static int stage_modules(struct boot *b, char *detail, size_t len)
         r = mounts_efivarfs();
         if (r < 0)
                 return log_err("modules", "mounting efivarfs failed"), r;
-        if (r > 0)
+        if (r > 0) {
                 log_info("modules", "UEFI boot: efivarfs mounted");
+                b->efi = true;
+        }
         return 0;
+}
+
+/* What the firmware and the boot loader tell about this boot: an LKG boot
+ * from the ESP (LoaderEntrySelected names an Ember entry), and how many
+ * boots before it failed in a row (Ember's own variable). */
+static void read_boot_state(struct boot *b)
+{
+        if (!b->efi)
+                return;
+        int r = bootstate_read(EFIVARS_DIR, &b->state);
+        if (r < 0)
+                log_warn("boot", "Ember's EFI variable is unreadable (%s); counting failed boots from 0", strerror(-r));
+        if (b->state.failures)
+                log_warn("boot", "%u boot(s) before this one failed in a row, the last at stage %s",
+                         (unsigned)b->state.failures, stage_name((enum stage)b->state.last_stage));
+        if (loader_device_partuuid(EFIVARS_DIR, b->partuuid) < 0)
+                b->partuuid[0] = '\0';
+        if (loader_entry_selected(EFIVARS_DIR, b->booted_entry, sizeof(b->booted_entry)) < 0)
+                b->booted_entry[0] = '\0';
+        struct lkg_entry_name n;
+        b->lkg_boot = b->booted_entry[0] && lkg_entry_name_parse(b->booted_entry, &n, NULL) == 0;
+        if (b->lkg_boot)
+                log_warn("boot", "LAST-KNOWN-GOOD BOOT: %s from the ESP (partition %s); the boot server did not boot "
+                         "this node", b->booted_entry, b->partuuid[0] ? b->partuuid : "unknown");
+        else if (b->booted_entry[0])
+                log_info("boot", "booted entry %s (not Ember's)", b->booted_entry);
+}
+
+static void lkg_opts(const struct boot *b, struct lkg_stage_opts *o, char *cmdline, size_t len)
+{
+        _cleanup_close_ int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, cmdline, len - 1);
+        cmdline[n > 0 ? n : 0] = '\0';
+        *o = (struct lkg_stage_opts){
+                .boot_url = b->cfg.boot_url,
+                .proxy = b->cfg.proxy,
+                .cmdline = cmdline,
+                .booted_entry = b->booted_entry[0] ? b->booted_entry : NULL,
+                .partuuid = b->partuuid[0] ? b->partuuid : NULL,
+        };
+}
+
+/* In a child: keep what booted on the ESP, or bless the LKG entry that
+ * booted. */
+static int stage_lkg(struct boot *b, char *detail, size_t len)
+{
+        char cmdline[CMDLINE_MAX + 1];
+        struct lkg_stage_opts o;
+        lkg_opts(b, &o, cmdline, sizeof(cmdline));
+        o.deadline_ms = now_ms() + (stage_default_timeout_s(STAGE_LKG) - 5) * 1000ULL;
+        return lkg_stage_run(&o, detail, len);
+}
+
+static int uncount_child(struct boot *b, char *detail, size_t len)
+{
+        char cmdline[CMDLINE_MAX + 1];
+        struct lkg_stage_opts o;
+        lkg_opts(b, &o, cmdline, sizeof(cmdline));
+        int r = lkg_stage_uncount(&o, detail, len);
+        return r < 0 ? r : 0;
 }
 
 static int network_child(struct child *c, void *userdata)
@@ -336,7 +416,10 @@ static const struct {
         [STAGE_OVERLAY] = { stage_overlay, true },
         [STAGE_RKE2] = { stage_rke2, false },
         [STAGE_READY] = { stage_ready, false },
+        [STAGE_LKG] = { stage_lkg, true },
 };
+
+enum { CHILD_FAILED = 1, CHILD_TRANSPORT = 2, CHILD_SKIPPED = 3 };
 
 struct stage_child {
         struct boot *b;
@@ -350,7 +433,8 @@ static int stage_child_start(struct child *c, void *userdata)
         char detail[320] = "";
         int r = sc->fn(sc->b, detail, sizeof(detail));
         (void)!write(sc->pipe_w, detail, strlen(detail));
-        return r < 0 ? 1 : 0;
+        /* the parent learns the kind of failure from the exit status */
+        return r > 0 ? CHILD_SKIPPED : r == 0 ? 0 : errno_is_transport(r) ? CHILD_TRANSPORT : CHILD_FAILED;
 }
 
 static bool child_gone_only(void *userdata)
@@ -395,7 +479,8 @@ static enum stage_result run_fn_in_child(struct boot *b, enum stage s, stage_fn 
                 return snprintf(detail, len, "fork: %s", strerror(-r)), RESULT_FAILED;
         if (c.timed_out)
                 return snprintf(detail, len, "no result after %u s", timeout_s), RESULT_TIMEOUT;
-        return WIFEXITED(c.last_status) && WEXITSTATUS(c.last_status) == 0 ? RESULT_OK : RESULT_FAILED;
+        b->child_exit = WIFEXITED(c.last_status) ? WEXITSTATUS(c.last_status) : CHILD_FAILED;
+        return b->child_exit == 0 ? RESULT_OK : b->child_exit == CHILD_SKIPPED ? RESULT_SKIPPED : RESULT_FAILED;
 }
 
 static enum stage_result run_in_child(struct boot *b, enum stage s, char *detail, size_t len)
@@ -409,9 +494,13 @@ static enum stage_result run_stage(struct boot *b, enum stage s, char *detail, s
                 snprintf(detail, len, "not implemented in this build");
                 return RESULT_NOT_IMPLEMENTED;
         }
+        b->child_exit = 0;
+        b->stage_err = 0;
         if (stage_impl[s].in_child)
                 return run_in_child(b, s, detail, len);
-        return stage_impl[s].fn(b, detail, len) < 0 ? RESULT_FAILED : RESULT_OK;
+        int r = stage_impl[s].fn(b, detail, len);
+        b->stage_err = r < 0 ? r : 0;
+        return r < 0 ? RESULT_FAILED : RESULT_OK;
 }
 
 static void arm_watchdog(struct boot *b)
@@ -507,25 +596,139 @@ static bool rke2_gave_up(void *userdata)
         return b->rke2_started && rke2_failed(&b->rke2);
 }
 
+/* In a child: the boot's outcome to the attestation server, over the
+ * channel the attestation opened (credential + proof by E). */
+static int report_child(struct boot *b, char *detail, size_t len)
+{
+        struct boot_report r = { 0 };
+        const struct reason w = { detail, len };
+        boot_report_from_timeline(&r, &b->tl);
+        int k = boot_report_read_boot_id(NULL, r.boot_id);
+        if (k < 0)
+                return reason_fail(&w, k, "reading this boot's id: %s", strerror(-k));
+        r.lkg_boot = b->lkg_boot;
+        r.consecutive_failures = b->report_failures;
+        if (b->lkg_result != RESULT_PENDING) {
+                r.lkg = b->lkg_result == RESULT_OK ? lkg_stage_outcome_word(b->lkg_detail)
+                        : b->lkg_result == RESULT_SKIPPED ? BOOT_REPORT_LKG_NONE : BOOT_REPORT_LKG_FAILED;
+                snprintf(r.lkg_detail, sizeof(r.lkg_detail), "%.300s", b->lkg_detail);
+        }
+        _cleanup_free_ char *json = NULL;
+        if ((k = boot_report_json(&r, &json)) < 0)
+                return reason_fail(&w, k, "making the report: %s", strerror(-k));
+        struct attest_result res = { 0 };
+        _cleanup_free_ char *pins = NULL;
+        const char *ca = NULL;
+        k = attest_server_trust(NULL, NULL, &pins, &ca, &w);
+        if (k == 0)
+                k = attest_report_load(ATTEST_STATE_DIR, &res, detail, len);
+        if (k == 0) {
+                struct attest_client_config cc = { .url = b->cfg.attest_url, .pins = pins, .ca_file = ca,
+                                                   .proxy = b->cfg.proxy };
+                k = attest_report_send(&cc, &res, json, detail, len);
+        }
+        attest_result_free(&res);
+        return k;
+}
+
+/* Reports are sent only by a node that attested in this boot: before that
+ * it has no channel (a refusal is recorded by the server itself). */
+static void send_report(struct boot *b, unsigned failures)
+{
+        char detail[320] = "";
+        if (!b->cfg.attest_url || access(ATTEST_STATE_DIR "/credential", F_OK) < 0)
+                return;
+        b->report_failures = failures;
+        enum stage_result r = run_fn_in_child(b, _STAGE_MAX - 1, report_child, REPORT_TIMEOUT_S, detail, sizeof(detail));
+        if (r == RESULT_OK)
+                log_info("boot", "outcome reported to the attestation server");
+        else
+                log_warn("boot", "reporting the outcome failed: %s, ignoring", detail);
+}
+
+/* A failed boot, counted in Ember's EFI variable (written once per boot);
+ * an LKG boot that failed for a reason that is not the image's gets back the
+ * try systemd-boot counted. Returns the backoff before the reboot: it doubles
+ * with every failed boot in a row up to the cap, with jitter, so a fleet
+ * that fails together does not come back together. */
+static unsigned long long count_failure(struct boot *b, enum stage s, enum stage_result res)
+{
+        int err = b->child_exit == CHILD_TRANSPORT ? -ECONNABORTED : b->stage_err;
+        bool env = failure_is_environmental(s, res, err);
+        struct bootstate st = b->state;
+        if (st.failures < UINT32_MAX)
+                st.failures++;
+        st.last_stage = (uint32_t)s;
+        st.time = (uint64_t)time(NULL);
+        if (b->efi) {
+                int r = bootstate_write(EFIVARS_DIR, &st);
+                if (r < 0)
+                        log_warn("boot", "recording the failed boot in Ember's EFI variable failed: %s; the backoff "
+                                 "does not grow", strerror(-r));
+        } else {
+                log_warn("boot", "no EFI variables: failed boots in a row are not counted across reboots");
+        }
+        if (b->lkg_boot && env) {
+                char detail[320] = "";
+                enum stage_result u = run_fn_in_child(b, STAGE_LKG, uncount_child, UNCOUNT_TIMEOUT_S, detail,
+                                                      sizeof(detail));
+                if (u == RESULT_OK)
+                        log_info("boot", "not the image's fault: %s", detail);
+                else
+                        log_warn("boot", "giving back systemd-boot's try failed: %s, ignoring", detail);
+        } else if (b->lkg_boot) {
+                log_warn("boot", "this failure counts against %s (systemd-boot counted the try)", b->booted_entry);
+        }
+        send_report(b, st.failures);
+        uint32_t rnd = 0;
+        (void)getrandom_full(&rnd, sizeof(rnd));
+        unsigned long long delay = backoff_delay_ms(st.failures, b->cfg.backoff_base_s * 1000ULL,
+                                                    b->cfg.backoff_cap_s * 1000ULL, rnd);
+        log_err("boot", "failed boot %u in a row; %s against the image; rebooting in %llu.%llu s",
+                (unsigned)st.failures, env ? "an outage, not counted" : "counted", delay / 1000, delay % 1000 / 100);
+        return delay;
+}
+
+/* The node is up: the failure count starts over. */
+static void count_success(struct boot *b)
+{
+        if (!b->efi || b->state.failures == 0)
+                return;
+        struct bootstate st = { 0 };
+        st.time = (uint64_t)time(NULL);
+        int r = bootstate_write(EFIVARS_DIR, &st);
+        if (r < 0)
+                log_warn("boot", "resetting Ember's EFI variable failed: %s, ignoring", strerror(-r));
+        else
+                log_info("boot", "up after %u failed boot(s): the failure count starts over", (unsigned)b->state.failures);
+}
+
 _Noreturn static void finish(struct boot *b, enum stage s, enum stage_result res)
 {
         write_timeline(b);
+        if (res == RESULT_OK && s >= STAGE_READY) {
+                count_success(b);
+                send_report(b, 0);
+        }
         if (res == RESULT_OK && b->cfg.stop_after == s) {
                 log_info("boot", "ember.stop_after=%s reached", stage_name(s));
                 shutdown_now(b, REQUEST_POWEROFF);
         }
         if (res != RESULT_OK) {
-                log_err("boot", "boot failed at stage %s (%s): %s; rebooting in %d s", stage_name(s),
-                        stage_result_name(res), timeline_last(&b->tl)->detail, FAILED_BOOT_DELAY_MS / 1000);
-                enum loop_request req = loop_run(&b->loop, now_ms() + FAILED_BOOT_DELAY_MS, NULL, NULL);
+                log_err("boot", "boot failed at stage %s (%s): %s", stage_name(s), stage_result_name(res),
+                        timeline_last(&b->tl)->detail);
+                unsigned long long delay = count_failure(b, s, res);
+                enum loop_request req = loop_run(&b->loop, now_ms() + delay, NULL, NULL);
                 shutdown_now(b, req == REQUEST_POWEROFF ? REQUEST_POWEROFF : REQUEST_REBOOT);
         }
         log_info("boot", "node is up; supervising");
         enum loop_request req = loop_run(&b->loop, 0, rke2_gave_up, b);
         if (req == REQUEST_NONE) {
-                log_err("boot", "rke2 %s keeps failing after the node was up (%u restarts); rebooting in %d s",
-                        b->rke2.role, b->rke2.proc.restarts, FAILED_BOOT_DELAY_MS / 1000);
-                req = loop_run(&b->loop, now_ms() + FAILED_BOOT_DELAY_MS, NULL, NULL);
+                log_err("boot", "rke2 %s keeps failing after the node was up (%u restarts)", b->rke2.role,
+                        b->rke2.proc.restarts);
+                b->state = (struct bootstate){ 0 };
+                unsigned long long delay = count_failure(b, STAGE_READY, RESULT_FAILED);
+                req = loop_run(&b->loop, now_ms() + delay, NULL, NULL);
                 shutdown_now(b, req == REQUEST_POWEROFF ? REQUEST_POWEROFF : REQUEST_REBOOT);
         }
         shutdown_now(b, req);
@@ -590,9 +793,16 @@ _Noreturn void pid1_main(int argc, char **argv)
                 res = s == STAGE_EARLY && r < 0 ? RESULT_FAILED : run_stage(&b, s, detail, sizeof(detail));
                 timeline_end(&b.tl, res, now_ms(), detail);
                 const struct timeline_entry *e = timeline_last(&b.tl);
-                if (res == RESULT_NOT_IMPLEMENTED && s > STAGE_READY) {
-                        /* the node is Ready: a later step this build lacks does not undo that */
-                        log_warn(stage_name(s), "%s: skipped", detail);
+                if (s == STAGE_LKG) {
+                        snprintf(b.lkg_detail, sizeof(b.lkg_detail), "%s", detail);
+                        b.lkg_result = res;
+                }
+                if (res != RESULT_OK && s > STAGE_READY) {
+                        /* the node is Ready: keeping an LKG is worth a warning, not a reboot */
+                        if (res == RESULT_SKIPPED || res == RESULT_NOT_IMPLEMENTED)
+                                log_warn(stage_name(s), "%s: skipped", detail);
+                        else
+                                log_err(stage_name(s), "%s: %s; the node stays up", stage_result_name(res), detail);
                         continue;
                 }
                 if (res != RESULT_OK) {
@@ -600,8 +810,10 @@ _Noreturn void pid1_main(int argc, char **argv)
                         finish(&b, s, res);
                 }
                 log_info(stage_name(s), "done in %llu ms: %s", e->end_ms - e->start_ms, detail);
-                if (s == STAGE_MODULES)
+                if (s == STAGE_MODULES) {
                         arm_watchdog(&b);
+                        read_boot_state(&b);
+                }
                 debug_show(&b, s);
                 debug_hang(&b, s);
                 if (b.cfg.stop_after == s)

@@ -47,6 +47,10 @@ static const char usage_text[] =
         "                                    ready stage does (see ready --help)\n"
         "  rke2-config [--root DIR]          print rke2's role, the rule that chose\n"
         "                                    it, node name and kubeconfig as JSON\n"
+        "  report [OPTIONS]                  make the boot report PID 1 sends and send\n"
+        "                                    it to the attestation server (see report --help)\n"
+        "  esp [OPTIONS]                     list the ESPs the lkg stage would use and\n"
+        "                                    whether it may write to them (see esp --help)\n"
         "  version                           print the version\n"
         "  help                              this text\n";
 
@@ -284,6 +288,10 @@ int tool_main(int argc, char **argv)
                 return tool_rke2_config(argc - 1, argv + 1);
         if (streq(argv[1], "rke2"))
                 return tool_rke2(argc - 1, argv + 1);
+        if (streq(argv[1], "esp"))
+                return tool_esp(argc - 1, argv + 1);
+        if (streq(argv[1], "report"))
+                return tool_report(argc - 1, argv + 1);
         fprintf(stderr, "%s: unknown command '%s' (try '%s help')\n", prog, argv[1], prog);
         return 2;
 }

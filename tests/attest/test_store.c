@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "util.h"
 
 static char dir[64], path[96];
 
@@ -378,6 +379,144 @@ static void test_kill_9(void **state)
         store_close(r);
 }
 
+/* ---- boot reports ---- */
+
+static struct report_rec new_report(const char *machine_id, unsigned i, const char *outcome)
+{
+        struct report_rec r = { .received = 5000 + i, .consecutive_failures = streq(outcome, "up") ? 0 : i };
+        snprintf(r.machine_id, sizeof(r.machine_id), "%s", machine_id);
+        snprintf(r.boot_id, sizeof(r.boot_id), "00000000-0000-4000-8000-%012x", i);
+        snprintf(r.outcome, sizeof(r.outcome), "%s", outcome);
+        snprintf(r.lkg, sizeof(r.lkg), "none");
+        if (!streq(outcome, "up")) {
+                snprintf(r.failed_stage, sizeof(r.failed_stage), "rke2");
+                snprintf(r.reason, sizeof(r.reason), "boot %u: rke2 exited \\x1b", i);
+        }
+        r.n_timeline = 2;
+        r.timeline[0] = (struct report_stage){ .stage = "network", .ms = 1000 + i, .result = "ok" };
+        r.timeline[1] = (struct report_stage){ .stage = "rke2", .ms = 20 };
+        snprintf(r.timeline[1].result, sizeof(r.timeline[1].result), "%s", streq(outcome, "up") ? "ok" : "failed");
+        return r;
+}
+
+struct collected {
+        char boot_ids[64][STORE_ID_LEN];
+        unsigned n;
+};
+
+static int collect_report(const struct report_rec *r, void *ud)
+{
+        struct collected *c = ud;
+        if (c->n < 64)
+                memcpy(c->boot_ids[c->n], r->boot_id, STORE_ID_LEN);
+        c->n++;
+        return 0;
+}
+
+/* A resend of a boot's report replaces its row, in its place. */
+static void test_reports_idempotent(void **state)
+{
+        struct store *s = *state;
+        struct machine m = new_machine(1, MACHINE_ENROLLED);
+        struct report_rec a = new_report(m.id, 1, "failed"), b = new_report(m.id, 2, "up"), got;
+        static struct collected c;
+        assert_int_equal(s->ops->machine_put(s, &m), 0);
+        assert_int_equal(s->ops->report_latest(s, m.id, &got), -ENOENT);
+        assert_int_equal(s->ops->report_put(s, &a), 0);
+        assert_int_equal(s->ops->report_put(s, &b), 0);
+        assert_int_equal(s->ops->report_put(s, &a), 0);
+        a.timeline[1].ms = 777;
+        snprintf(a.reason, sizeof(a.reason), "resent");
+        assert_int_equal(s->ops->report_put(s, &a), 0);
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(s->ops->report_list(s, m.id, 0, collect_report, &c), 0);
+        assert_int_equal(c.n, 2);
+        assert_string_equal(c.boot_ids[0], b.boot_id); /* newest first: a keeps its place */
+        assert_string_equal(c.boot_ids[1], a.boot_id);
+        assert_int_equal(s->ops->report_latest(s, m.id, &got), 0);
+        assert_memory_equal(&got, &b, sizeof(b));
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(s->ops->report_list(s, m.id, 1, collect_report, &c), 0);
+        assert_int_equal(c.n, 1);
+}
+
+/* Everything a report holds comes back, timeline and escaped text too. */
+static void test_reports_roundtrip(void **state)
+{
+        struct store *s = *state;
+        struct machine m = new_machine(2, MACHINE_ENROLLED);
+        struct report_rec r = new_report(m.id, 3, "failed"), got;
+        r.lkg_boot = true;
+        snprintf(r.lkg, sizeof(r.lkg), "failed");
+        memset(r.lkg_detail, 'x', sizeof(r.lkg_detail) - 1);
+        memset(r.reason, 'y', sizeof(r.reason) - 1);
+        r.n_timeline = STORE_REPORT_STAGES;
+        for (unsigned i = 0; i < STORE_REPORT_STAGES; i++) {
+                r.timeline[i] = (struct report_stage){ .ms = 1000000000ULL - i };
+                snprintf(r.timeline[i].stage, sizeof(r.timeline[i].stage), "stage-%u", i);
+                snprintf(r.timeline[i].result, sizeof(r.timeline[i].result), "not-implemented");
+        }
+        assert_int_equal(s->ops->machine_put(s, &m), 0);
+        assert_int_equal(s->ops->report_put(s, &r), 0);
+        assert_int_equal(s->ops->report_latest(s, m.id, &got), 0);
+        assert_memory_equal(&got, &r, sizeof(r));
+}
+
+/* A machine keeps its newest STORE_REPORT_KEEP, whatever the others have. */
+static void test_reports_pruned(void **state)
+{
+        struct store *s = *state;
+        struct machine m = new_machine(3, MACHINE_ENROLLED), other = new_machine(4, MACHINE_ENROLLED);
+        static struct collected c;
+        assert_int_equal(s->ops->machine_put(s, &m), 0);
+        assert_int_equal(s->ops->machine_put(s, &other), 0);
+        for (unsigned i = 0; i < 3; i++) {
+                struct report_rec r = new_report(other.id, i, "up");
+                assert_int_equal(s->ops->report_put(s, &r), 0);
+        }
+        for (unsigned i = 0; i < STORE_REPORT_KEEP + 10; i++) {
+                struct report_rec r = new_report(m.id, i, i % 3 ? "up" : "failed");
+                assert_int_equal(s->ops->report_put(s, &r), 0);
+        }
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(s->ops->report_list(s, m.id, 0, collect_report, &c), 0);
+        assert_int_equal(c.n, STORE_REPORT_KEEP);
+        for (unsigned i = 0; i < STORE_REPORT_KEEP; i++) {
+                struct report_rec want = new_report(m.id, STORE_REPORT_KEEP + 9 - i, "up");
+                assert_string_equal(c.boot_ids[i], want.boot_id);
+        }
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(s->ops->report_list(s, m.id, 20, collect_report, &c), 0);
+        assert_int_equal(c.n, 20);
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(s->ops->report_list(s, other.id, 0, collect_report, &c), 0);
+        assert_int_equal(c.n, 3);
+        /* a pruned boot reported again is a new row, the newest; the oldest goes */
+        struct report_rec again = new_report(m.id, 0, "up");
+        assert_int_equal(s->ops->report_put(s, &again), 0);
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(s->ops->report_list(s, m.id, 0, collect_report, &c), 0);
+        assert_int_equal(c.n, STORE_REPORT_KEEP);
+        assert_string_equal(c.boot_ids[0], again.boot_id);
+}
+
+/* Reports belong to a machine: none for an unknown one, and they go with it. */
+static void test_reports_machine(void **state)
+{
+        struct store *s = *state;
+        struct machine m = new_machine(5, MACHINE_ENROLLED);
+        struct report_rec r = new_report(m.id, 1, "up"), got;
+        static struct collected c;
+        assert_int_equal(s->ops->report_put(s, &r), -ENOENT);
+        assert_int_equal(s->ops->machine_put(s, &m), 0);
+        assert_int_equal(s->ops->report_put(s, &r), 0);
+        assert_int_equal(s->ops->machine_delete(s, m.id), 0);
+        assert_int_equal(s->ops->report_latest(s, m.id, &got), -ENOENT);
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(s->ops->report_list(s, m.id, 0, collect_report, &c), 0);
+        assert_int_equal(c.n, 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -390,6 +529,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_attestations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_9, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reports_idempotent, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reports_roundtrip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reports_pruned, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reports_machine, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

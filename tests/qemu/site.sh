@@ -40,11 +40,14 @@ site_overlay() {
 	check "overlay serial $2 assigned to every machine" ctl overlay assign "$oid" --default
 }
 
-# site_image INITRD: the site's image in $tmp/initrd (pins, CA, signer).
+# site_image INITRD [MORE emberctl image site OPTIONS]: the site's image in
+# $tmp/initrd (pins, CA, signer).
 site_image() {
-	check "the site's image: the server's pin and CA, the overlay signer" \
-		"$build/attest/emberctl" image site --initrd "$1" --server-dir "$tmp/srv" \
-		--overlay-signer "$tmp/signer.pub" --out "$tmp/initrd"
+	local initrd=$1
+	shift
+	check "the site's image: the server's pin and CA, the overlay signer${1:+, $*}" \
+		"$build/attest/emberctl" image site --initrd "$initrd" --server-dir "$tmp/srv" \
+		--overlay-signer "$tmp/signer.pub" --out "$tmp/initrd" "$@"
 }
 
 # The server on a free port (another test may take a port first: retried);
