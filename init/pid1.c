@@ -6,7 +6,9 @@
 #include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <sys/reboot.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -159,10 +161,8 @@ static int stage_modules(struct boot *b, char *detail, size_t len)
         r = mounts_efivarfs();
         if (r < 0)
                 return log_err("modules", "mounting efivarfs failed"), r;
-        if (r > 0) {
+        if (r > 0)
                 log_info("modules", "UEFI boot: efivarfs mounted");
-                b->efi = true;
-        }
         return 0;
 }
 
@@ -171,6 +171,9 @@ static int stage_modules(struct boot *b, char *detail, size_t len)
  * boots before it failed in a row (Ember's own variable). */
 static void read_boot_state(struct boot *b)
 {
+        struct statfs sf;
+        /* the modules stage mounted it, in its child */
+        b->efi = statfs(EFIVARS_DIR, &sf) == 0 && sf.f_type == EFIVARFS_MAGIC;
         if (!b->efi)
                 return;
         int r = bootstate_read(EFIVARS_DIR, &b->state);

@@ -270,6 +270,7 @@ int blklog_apply(const struct blklog *l, const struct blklog_src *src, uint64_t 
         if (win_off > (uint64_t)INT64_MAX || win_size > (uint64_t)INT64_MAX - win_off)
                 return reason_fail(w, -EINVAL, "window %" PRIu64 "+%" PRIu64 " beyond any disk", win_off, win_size);
         uint8_t *buf = NULL;
+        size_t bufsize = 0;
         int r = 0;
         for (uint64_t i = from; i < to; i++) {
                 const struct blklog_entry *e = &l->e[i];
@@ -292,12 +293,16 @@ int blklog_apply(const struct blklog *l, const struct blklog_src *src, uint64_t 
                 }
                 uint64_t a = e->disk_off > win_off ? e->disk_off : win_off;
                 uint64_t b = e->disk_off + e->bytes < win_off + win_size ? e->disk_off + e->bytes : win_off + win_size;
-                if (!buf) {
-                        buf = malloc(APPLY_CHUNK);
-                        if (!buf) {
+                /* a buffer as large as the largest piece so far, up to a chunk */
+                size_t need = b - a > APPLY_CHUNK ? APPLY_CHUNK : (size_t)(b - a);
+                if (need > bufsize) {
+                        uint8_t *p = realloc(buf, need);
+                        if (!p) {
                                 r = reason_fail(w, -ENOMEM, "out of memory");
                                 goto out;
                         }
+                        buf = p;
+                        bufsize = need;
                 }
                 for (uint64_t p = a; p < b;) {
                         size_t n = b - p > APPLY_CHUNK ? APPLY_CHUNK : (size_t)(b - p);

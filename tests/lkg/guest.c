@@ -3,9 +3,9 @@
  * modules listed in /modules (virtio disks, vfat), then runs each line of
  * /jobs on its disk, whose writes QEMU's blklogwrites driver records:
  *
- *   DISK commit VERSION [KB]       lkg_commit() of /payload/VERSION/{vmlinuz,initrd}
+ *   DISK commit VERSION [KB [MARK]] lkg_commit() of /payload/VERSION/{vmlinuz,initrd}
  *                                  (efi/lkg.c, the code the node runs)
- *   DISK ref-commit VERSION [KB]   the same commit written out here, with the
+ *   DISK ref-commit VERSION [KB [MARK]] the same commit written out here, with the
  *                                  fsync a renamed file needs on vfat (below)
  *   DISK bad-entry-first VERSION   the entry first, then the files: must be
  *                                  flagged by check-prefixes
@@ -14,7 +14,10 @@
  *                                  flagged when it is the only entry
  *
  * DISK is a whole disk (vda); its first partition is mounted as the ESP. KB,
- * when given, becomes the disk's max_sectors_kb: smaller writes, more cuts.
+ * when given and not 0, becomes the disk's max_sectors_kb: smaller writes,
+ * more cuts. A fifth field MARK: once the job returned (before the ESP is
+ * unmounted), a sector is written and flushed at MARK of the whole disk,
+ * outside the ESP: the log shows where the commit had returned.
  * /payload/VERSION/sha256 holds the two digests, kernel first. Then powers
  * off. Every line it prints starts with "lkg-guest:". */
 #include <dirent.h>
@@ -420,7 +423,27 @@ out:
         return r < 0 ? -1 : 0;
 }
 
-static int run_job(const char *disk, const char *action, const char *arg, unsigned max_kb)
+/* Marks in the log the instant a job returned: one sector written (and
+ * flushed) on the whole disk at sector, outside the ESP. check-prefixes'
+ * --committed-at takes the prefix after it. */
+static int mark_returned(const char *disk, unsigned long long sector, const char *what)
+{
+        char dev[64], buf[512] = { 0 };
+        snprintf(dev, sizeof(dev), "/dev/%s", disk);
+        snprintf(buf, sizeof(buf), "lkg-guest: %s returned\n", what);
+        int fd = open(dev, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || pwrite(fd, buf, sizeof(buf), (off_t)(sector * 512)) != (ssize_t)sizeof(buf) || fsync(fd) < 0) {
+                say("%s: marking sector %llu: %m", dev, sector);
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        close(fd);
+        return 0;
+}
+
+static int run_job(const char *disk, const char *action, const char *arg, unsigned max_kb,
+                   unsigned long long mark)
 {
         char dev[64], mnt[64];
         snprintf(dev, sizeof(dev), "/dev/%s1", disk);
@@ -463,6 +486,8 @@ static int run_job(const char *disk, const char *action, const char *arg, unsign
                 say("unknown job %s", action);
         if (espfd >= 0)
                 close(espfd);
+        if (r == 0 && mark && mark_returned(disk, mark, action) < 0)
+                r = -1;
         if (umount(mnt) < 0) {
                 say("umount %s: %m", mnt);
                 r = -1;
@@ -492,8 +517,9 @@ int main(void)
         int failed = 0;
         while (fgets(line, sizeof(line), f)) {
                 unsigned max_kb = 0;
-                if (sscanf(line, "%31s %31s %127s %u", disk, action, arg, &max_kb) >= 3 && disk[0] != '#')
-                        failed |= run_job(disk, action, arg, max_kb) < 0;
+                unsigned long long mark = 0;
+                if (sscanf(line, "%31s %31s %127s %u %llu", disk, action, arg, &max_kb, &mark) >= 3 && disk[0] != '#')
+                        failed |= run_job(disk, action, arg, max_kb, mark) < 0;
         }
         fclose(f);
         poweroff(failed);

@@ -17,9 +17,9 @@ boot_port=
 # 127.0.0.1 at a free port, set in boot_port; netboot_pid is the server's.
 # Another test may take the port first: retried.
 netboot_serve() {
-	local dir=$1 try
+	local dir=$1
 	[ -d "$dir" ] || { echo "not ok - netboot_serve: $dir is not a directory"; exit 1; }
-	for try in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		boot_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 		python3 -m http.server --bind 127.0.0.1 --directory "$dir" "$boot_port" \
 			>>"$tmp/netboot-http.log" 2>&1 &
