@@ -396,7 +396,23 @@ static int file_matches(int dirfd, const char *name, const uint8_t want[32])
         return memcmp(got, want, 32) == 0;
 }
 
-/* Writes text to dirfd/name: temporary name, fsync, rename, fsync of dirfd */
+/* fsync of a file just renamed. Linux vfat writes a renamed file's new
+ * directory entry with no clusters and size 0; its start cluster and size
+ * reach the disk only when the file's own inode is written back. So after
+ * the directory, the file itself (tests/lkg/README.md: found by replaying
+ * every prefix of a commit's writes). */
+static int fsync_renamed(int dirfd, const char *name)
+{
+        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        int r = fsync(fd) < 0 ? negative_errno() : 0;
+        close(fd);
+        return r;
+}
+
+/* Writes text to dirfd/name: temporary name, fsync, rename, fsync of dirfd
+ * and of the renamed file */
 static int write_small(int dirfd, const char *name, const char *text, const struct reason *w)
 {
         char tmp[LKG_ENTRY_NAME_MAX + sizeof(TMP_SUFFIX)];
@@ -419,6 +435,8 @@ static int write_small(int dirfd, const char *name, const char *text, const stru
         }
         if (fsync(dirfd) < 0)
                 return reason_fail(w, negative_errno(), "lkg: fsync of the directory after renaming %s: %m", name);
+        if ((r = fsync_renamed(dirfd, name)) < 0)
+                return reason_fail(w, r, "lkg: fsync of %s after renaming it: %s", name, strerror(-r));
         return 0;
 }
 
@@ -552,6 +570,11 @@ static int write_files(int emberfd, const struct lkg_artifacts *a, const int src
                         r = reason_fail(w, negative_errno(), "lkg: renaming %s: %m", TMPS[renamed]);
         if (r == 0 && fsync(vfd) < 0)
                 r = reason_fail(w, negative_errno(), "lkg: fsync of ember/%s: %m", a->version);
+        for (int i = 0; r == 0 && i < 2; i++) {
+                int k = fsync_renamed(vfd, FILES[i]);
+                if (k < 0)
+                        r = reason_fail(w, k, "lkg: fsync of ember/%s/%s: %s", a->version, FILES[i], strerror(-k));
+        }
         if (r == 0 && fsync(emberfd) < 0)
                 r = reason_fail(w, negative_errno(), "lkg: fsync of ember/: %m");
         if (r == 0)
@@ -955,6 +978,9 @@ int lkg_bless(int espfd, const char *booted_entry, char ret_entry[LKG_ENTRY_NAME
                 return reason_fail(w, negative_errno(), "lkg: blessing %s: %m", counted->name);
         if (fsync(entriesfd) < 0)
                 return reason_fail(w, negative_errno(), "lkg: fsync of loader/entries after blessing %s: %m", to);
+        int k = fsync_renamed(entriesfd, to);
+        if (k < 0)
+                return reason_fail(w, k, "lkg: fsync of %s after blessing: %s", to, strerror(-k));
         if (ret_entry)
                 snprintf(ret_entry, LKG_ENTRY_NAME_MAX, "%s", to);
         return 1;
@@ -1006,6 +1032,9 @@ int lkg_uncount(int espfd, const char *booted_entry, char ret_entry[LKG_ENTRY_NA
                 return reason_fail(w, negative_errno(), "lkg: giving back a try of %s: %m", e->name);
         if (fsync(entriesfd) < 0)
                 return reason_fail(w, negative_errno(), "lkg: fsync of loader/entries after renaming %s: %m", to);
+        int k = fsync_renamed(entriesfd, to);
+        if (k < 0)
+                return reason_fail(w, k, "lkg: fsync of %s after renaming it: %s", to, strerror(-k));
         if (ret_entry)
                 snprintf(ret_entry, LKG_ENTRY_NAME_MAX, "%s", to);
         return 1;
