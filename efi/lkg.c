@@ -932,21 +932,33 @@ int lkg_prune(int espfd, const char *keep_version, const char *booted_entry, str
 
 /* ---- bless ---- */
 
-int lkg_bless(int espfd, const char *booted_entry, char ret_entry[LKG_ENTRY_NAME_MAX], const struct reason *w)
+/* The booted entry's version and the Ember entries beside it: 1, or 0 when
+ * booted_entry is not Ember's (nothing to do), or -errno. */
+static int booted_entries(int espfd, const char *booted_entry, char bv[LKG_VERSION_MAX + 1], int *ret_entriesfd,
+                          struct entries *l, const struct reason *w)
 {
-        char bv[LKG_VERSION_MAX + 1];
         if (espfd < 0)
                 return reason_fail(w, -EINVAL, "lkg: no ESP");
         if (booted_version(booted_entry, bv) <= 0)
                 return 0;
-        _cleanup_close_ int loaderfd = -1, entriesfd = -1;
-        _cleanup_(entries_free) struct entries l = { 0 };
+        _cleanup_close_ int loaderfd = -1;
         int r;
         if ((r = open_dir(espfd, "loader", &loaderfd, w)) < 0)
                 return r;
-        if (loaderfd >= 0 && (r = open_dir(loaderfd, "entries", &entriesfd, w)) < 0)
+        if (loaderfd >= 0 && (r = open_dir(loaderfd, "entries", ret_entriesfd, w)) < 0)
                 return r;
-        if ((r = list_entries(entriesfd, &l, w)) < 0)
+        if ((r = list_entries(*ret_entriesfd, l, w)) < 0)
+                return r;
+        return 1;
+}
+
+int lkg_bless(int espfd, const char *booted_entry, char ret_entry[LKG_ENTRY_NAME_MAX], const struct reason *w)
+{
+        char bv[LKG_VERSION_MAX + 1];
+        _cleanup_close_ int entriesfd = -1;
+        _cleanup_(entries_free) struct entries l = { 0 };
+        int r = booted_entries(espfd, booted_entry, bv, &entriesfd, &l, w);
+        if (r <= 0)
                 return r;
 
         const struct entry *counted = NULL;
@@ -992,18 +1004,10 @@ int lkg_bless(int espfd, const char *booted_entry, char ret_entry[LKG_ENTRY_NAME
 int lkg_uncount(int espfd, const char *booted_entry, char ret_entry[LKG_ENTRY_NAME_MAX], const struct reason *w)
 {
         char bv[LKG_VERSION_MAX + 1];
-        if (espfd < 0)
-                return reason_fail(w, -EINVAL, "lkg: no ESP");
-        if (booted_version(booted_entry, bv) <= 0)
-                return 0;
-        _cleanup_close_ int loaderfd = -1, entriesfd = -1;
+        _cleanup_close_ int entriesfd = -1;
         _cleanup_(entries_free) struct entries l = { 0 };
-        int r;
-        if ((r = open_dir(espfd, "loader", &loaderfd, w)) < 0)
-                return r;
-        if (loaderfd >= 0 && (r = open_dir(loaderfd, "entries", &entriesfd, w)) < 0)
-                return r;
-        if ((r = list_entries(entriesfd, &l, w)) < 0)
+        int r = booted_entries(espfd, booted_entry, bv, &entriesfd, &l, w);
+        if (r <= 0)
                 return r;
 
         const struct entry *e = NULL;
